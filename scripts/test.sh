@@ -4,6 +4,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# System packages the lab and the emulator tests need (real sshd, FRR, wireguard-go, ...): idempotent installers.
+for deps in lab/install-deps.sh lab/pve/install-deps.sh; do
+  if [ -f "$deps" ]; then bash "$deps"; fi
+done
 if [ $# -eq 0 ]; then
   bash scripts/with-env.sh sh -c 'tsc -p . && eslint . && prettier --check --log-level warn .'
 fi
