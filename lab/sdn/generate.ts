@@ -90,7 +90,7 @@ function refuseUnsupported(ctx: Ctx): void {
         `controller '${id}' (type ${c.type}) applies to node '${ctx.node}'; its eBGP/loopback variants are not reproduced`,
         "Remove it: the fabric uses iBGP over the EVPN controller's peers only",
       );
-    if (c.type === "evpn" && c.fabric && c.peers.length === 0)
+    if (c.type === "evpn" && c.fabric)
       throw new SdnUnsupportedError(
         `controller '${id}' uses SDN fabric '${c.fabric}' instead of peers`,
         "Set peers to the VTEP IPs instead of fabric",

@@ -445,6 +445,15 @@ describe("SDN generator: bad and unsupported input", () => {
     assert.doesNotThrow(() => generateSdn(cfg, "wro", ROZ_IFACES)); // only acts on its own node
   });
 
+  it("refuses an EVPN controller that uses an SDN fabric, even next to peers (PVE's FRR side prefers the fabric)", () => {
+    const cfg = seedConfig();
+    (cfg.controllers.ids.evpnctl as Obj).fabric = "underlay";
+    assert.throws(
+      () => generateSdn(cfg, "roz", ROZ_IFACES),
+      /controller 'evpnctl' uses SDN fabric 'underlay'/,
+    );
+  });
+
   it("skips a vnet without a tag with PVE's warning and keeps the others", () => {
     const got = generateSdn(
       seedConfig({}, {}, { vnets: { notag: { type: "vnet", zone: "crossite" } } }),
