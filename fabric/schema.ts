@@ -80,11 +80,9 @@ export const SubnetSchema = z.strictObject({
 export const SiteSchema = z.strictObject({
   underlay: z.array(anyCidr).default([]),
   nodes: z.array(NodeSchema).min(1, { error: "a site needs at least one node" }),
-  subnets: z
-    .record(z.string(), SubnetSchema)
-    .refine((r) => Object.keys(r).length > 0, {
-      error: "a site needs at least one subnet (keyed by vnet id)",
-    }),
+  subnets: z.record(z.string(), SubnetSchema).refine((r) => Object.keys(r).length > 0, {
+    error: "a site needs at least one subnet (keyed by vnet id)",
+  }),
 });
 
 export const FabricSchema = z.strictObject({

@@ -1,0 +1,76 @@
+// The config check as a user runs it: a real process, exit codes, and what it prints.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const ROOT = join(__dirname, "..", "..");
+
+/** Exactly the README command (through npm and scripts/with-env.sh). */
+function npmCheck(...args: string[]) {
+  return spawnSync("npm", ["run", "-s", "check-config", "--", ...args], { cwd: ROOT, encoding: "utf8" });
+}
+
+/** The same script without npm, for the fixture cases (one process instead of three). */
+function directCheck(...args: string[]) {
+  const tsNode = join(ROOT, "node_modules", "ts-node", "dist", "bin.js");
+  return spawnSync(process.execPath, [tsNode, "--transpile-only", "scripts/check-config.ts", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+}
+
+describe("check-config command", function () {
+  this.timeout(120_000);
+
+  for (const site of ["roz", "wro"]) {
+    it(`exits 0 for the committed stack ${site} and prints the plan summary`, () => {
+      const r = npmCheck("--stack", site);
+      assert.equal(r.status, 0, r.stderr);
+      const out = r.stdout;
+      assert.match(out, new RegExp(`^stack ${site}: valid$`, "m"));
+      assert.match(
+        out,
+        /^fabric: 2 sites \(roz, wro\), ASN 65000, controller evpnctl, zone crossite \(vrf-vxlan 99999\), vnets crossvnt \(VNI 100000\)$/m,
+      );
+      assert.match(
+        out,
+        /^MTU: overlay 1370 \(derived: underlay 1500 - 80 WireGuard - 50 VXLAN\), WireGuard 1420$/m,
+      );
+      assert.match(out, /^EVPN peers: 10\.1\.0\.1, 10\.2\.0\.1$/m);
+      assert.match(out, /^ {2}roz {10}crossvnt 10\.1\.1\.0\/24 gw 10\.1\.1\.1 snat on/m);
+      assert.match(out, /^ {2}wro {10}crossvnt 10\.2\.1\.0\/24 gw 10\.2\.1\.1 snat on/m);
+      const remote = site === "roz" ? "10.2.1.0/24" : "10.1.1.0/24";
+      assert.ok(out.includes(`firewall: remote subnets ${remote} -> ipset`), out);
+      // The committed files carry placeholders; the check must say so rather than pass silently.
+      assert.match(
+        out,
+        new RegExp(`placeholder: pve-fabric:api.tls.fingerprint is the all-zero fingerprint`),
+      );
+    });
+  }
+
+  it("exits 1 and lists every problem of both files, without echoing the plain secret", () => {
+    const r = directCheck("--stack", "roz", "--dir", "tests/unit/fixtures/check-config-bad");
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.equal(r.stdout, "");
+    const paths = [...r.stderr.matchAll(/^ {2}\d+\. (\S+) = /gm)].map((m) => m[1]);
+    assert.deepEqual(paths, [
+      "pve-fabric:api.tokn",
+      "pve-fabric:api.tokenSecret",
+      "sites.wro.subnets.crossvnt.gateway",
+      "sites.wro.nodes[0].tunnelAddress",
+    ]);
+    assert.match(r.stderr, /^4 problems in the fabric configuration:$/m);
+    assert.match(r.stderr, /pulumi config set --secret --path 'api\.tokenSecret' <value> --stack roz/);
+    assert.equal(r.stderr.includes("dead-beef"), false, "the plain secret was printed");
+  });
+
+  it("exits 2 with usage when the stack file does not exist", () => {
+    const r = directCheck("--stack", "nosuch");
+    assert.equal(r.status, 2);
+    assert.match(
+      r.stderr,
+      /Pulumi\.nosuch\.yaml does not exist \(create it with `pulumi stack init nosuch`\)/,
+    );
+  });
+});
