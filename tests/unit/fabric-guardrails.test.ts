@@ -2,7 +2,7 @@
 // every problem is reported at once. Positive controls: the seed and a 3-site fabric pass.
 import assert from "node:assert/strict";
 import { checkStack, formatProblems, validateFabric, type Problem } from "../../fabric";
-import { rozStack, seedFabric, threeSiteFabric } from "./fixtures/fabric";
+import { HOST_KEY, rozStack, seedFabric, threeSiteFabric } from "./fixtures/fabric";
 
 function problemsOf(raw: unknown): Problem[] {
   const r = validateFabric(raw);
@@ -34,6 +34,24 @@ describe("fabric guardrails", () => {
     assert.equal(validateFabric(seedFabric()).ok, true);
     assert.equal(validateFabric(threeSiteFabric()).ok, true);
     assert.equal(checkStack({ stack: "roz", fabric: seedFabric(), config: rozStack() }).ok, true);
+  });
+
+  it("accepts the 3-site stack lon (two nodes, one exit) and warns that its other node may exit abroad", () => {
+    const config = {
+      api: { ...rozStack().api, endpoint: "https://172.16.0.10:8006" },
+      nodes: {
+        lon1: { address: "172.16.0.11", hostKey: HOST_KEY, agent: true },
+        lon2: { address: "172.16.0.12", hostKey: HOST_KEY, privateKey: { secure: "v1:x" } },
+      },
+    };
+    const r = checkStack({ stack: "lon", fabric: threeSiteFabric(), config });
+    assert.ok(r.ok, r.ok ? "" : formatProblems(r.problems));
+    assert.deepEqual(Object.keys(r.access.nodes), ["lon1", "lon2"]);
+    assert.deepEqual(r.access.nodes.lon2.auth, { kind: "key", key: { kind: "encrypted" } });
+    assert.deepEqual(r.warnings, [
+      "placeholder: sites.wro.nodes[0].endpoint is a reserved example name (wro.dyn.example.org); replace it before `pulumi up -s lon`",
+      "site lon: non-exit nodes pick a default route among every site's exit nodes by BGP tie-break and may leave through another site un-NATed (reference §2.7 mechanism 4)",
+    ]);
   });
 
   it("refuses exitnodes-local-routing without a reason, explaining the conntrack trap", () => {
