@@ -43,6 +43,11 @@ if [ "$(cat "$ROOT/node_modules/.pve-fabric-lock" 2>/dev/null)" != "$lock_sum" ]
 fi
 
 # --- Pulumi engine ---------------------------------------------------------------------------------
+# Engine-free commands (check-config, render-sdn) stop here: a PR lint must not wait for a cold engine build.
+if [ "${PVE_FABRIC_SKIP_ENGINE:-0}" = 1 ]; then
+  echo "export PATH=\"${NODE_BIN_DIR:+$NODE_BIN_DIR:}\$PATH\"" >"$CACHE/env-node.sh"
+  exit 0
+fi
 ENGINE="$CACHE/pulumi-v$PULUMI_VERSION"
 ambient=$(command -v pulumi || true)
 if [ -n "$ambient" ] && [ "${PVE_FABRIC_BUILD_ENGINE:-0}" != 1 ]; then
