@@ -93,7 +93,9 @@ export function validate(raw: Record<string, RawValue>, schema: Schema): Params 
       errors[key] = `type check ('${spec.type}') failed`;
       continue;
     }
-    const err = checkScalar(spec, s);
+    // An empty value of an optional string passes unchecked: handlers treat it as "delete" (firewall
+    // rule fields, reference §3.3).
+    const err = s === "" && spec.optional && spec.type === "string" ? undefined : checkScalar(spec, s);
     if (err) errors[key] = err;
     else out[key] = spec.type === "string" ? s : Number(s);
   }
