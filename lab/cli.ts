@@ -3,11 +3,15 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { down, enterArgs, sshArgs, statusOf, up, type LabStatus } from "./lab";
+import * as path from "node:path";
+import { labDefinitionFromFabric } from "./fabric";
 import { DEFAULT_SITES } from "./plan";
 
 const USAGE = `usage: npm run lab -- <command> [options]
-  up [--sites roz,wro,...] [--nodes <site>=<node>[,<node>...]]... [--config <file.yaml|json>]
-     [--base <cidr>] [--no-api] [--json]      bring the lab up (idempotent; cleans a killed run)
+  up [--fabric <fabric.yaml>] [--sites roz,wro,...] [--nodes <site>=<node>[,<node>...]]...
+     [--config <lab.yaml|json>] [--base <cidr>] [--no-api] [--json]
+                                               bring the lab up (idempotent; cleans a killed run).
+                                               Default topology: ./fabric.yaml if present, else roz,wro
   down                                         remove every namespace, process, mount and file of the lab
   status [--json]                              what a stack config and a person debugging need
   exec <target> [-- <command...>]              run a command (default: a shell) in operator, internet,
@@ -45,7 +49,12 @@ function parseArgs(argv: string[]): Args {
 
 function definitionFrom(a: Args): Record<string, unknown> {
   let def: Record<string, unknown> = {};
-  if (a.opts.config) {
+  const fabricFile = a.opts.fabric?.[0] ?? (a.opts.config || a.opts.sites ? undefined : defaultFabric());
+  if (fabricFile) {
+    const r = labDefinitionFromFabric(parseYaml(fs.readFileSync(fabricFile, "utf8")), fabricFile);
+    for (const w of r.warnings) console.error(`warning: ${w}`);
+    def = r.definition as Record<string, unknown>;
+  } else if (a.opts.config) {
     const file = a.opts.config[0];
     const text = fs.readFileSync(file, "utf8");
     def = (file.endsWith(".json") ? JSON.parse(text) : parseYaml(text)) ?? {};
@@ -64,6 +73,11 @@ function definitionFrom(a: Args): Record<string, unknown> {
   if (a.opts.base) def.base = a.opts.base[0];
   def.name = a.opts.name?.[0] ?? (def.name as string | undefined) ?? process.env.LAB_NAME ?? "lab";
   return def;
+}
+
+function defaultFabric(): string | undefined {
+  const f = path.resolve("fabric.yaml");
+  return fs.existsSync(f) ? f : undefined;
 }
 
 function printStatus(s: LabStatus) {

@@ -47,7 +47,7 @@ export function hostsFile(plan: LabPlan, self: HostPlan): string {
   const lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"];
   for (const s of plan.sites) {
     for (const h of s.hosts) {
-      const names = h === self ? `${h.name}.${h.site}.lab ${h.name}` : `${h.name}.${h.site}.lab`;
+      const names = [`${h.name}.${h.site}.lab`, ...(h === self ? [h.name] : []), ...h.aliases].join(" ");
       lines.push(`${h.address} ${names}`);
     }
   }

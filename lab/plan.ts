@@ -48,11 +48,13 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
 // ---------------------------------------------------------------------------------------------------
 // The definition (what a person or the fabric config gives us)
 
-// Names end up in network namespace and interface names; Linux caps interface names at 15 bytes and the
-// internet namespace names its per-site bridge "br-<site>", hence the length limits.
+// Names end up in network namespace names; the lab name is the prefix of all of them. Site and node names
+// follow the fabric's rules (fabric/schema.ts), so any valid fabric.yaml can be brought up.
 const LAB_NAME = /^[a-z][a-z0-9]{0,11}$/;
-const SITE_NAME = /^[a-z][a-z0-9]{1,9}$/;
-const NODE_NAME = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
+const SITE_NAME = /^[a-z][a-z0-9-]{1,31}$/;
+const NODE_NAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+const LABEL = "[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?";
+const HOST_ALIAS = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
 
 function named(re: RegExp, what: string, rule: string, example: string) {
   return z.string().regex(re, {
@@ -80,23 +82,30 @@ function cidrString(what: string) {
 
 export const PVE_VERSIONS = ["9.1", "8.4"] as const;
 
+const nodeNameSchema = named(
+  NODE_NAME,
+  "node name",
+  "a host name label: letters, digits and '-', at most 63 characters",
+  "roz1",
+);
+
 const SiteDef = z.object({
   name: named(
     SITE_NAME,
     "site name",
-    "2–10 characters, lowercase letters and digits, starting with a letter",
+    "2–32 characters: lowercase letters, digits and '-', starting with a letter",
     "roz",
   ),
   nodes: z
     .array(
-      named(
-        NODE_NAME,
-        "node name",
-        "a hostname label: lowercase letters, digits and '-', starting with a letter, at most 32 characters",
-        "roz1",
-      ).refine((n) => n !== "vm", {
-        error: "'vm' is reserved for the site's VM stand-in. Fix: pick another node name",
-      }),
+      z.union([
+        nodeNameSchema,
+        z.object({
+          name: nodeNameSchema,
+          // More names every lab host's /etc/hosts gives this node (e.g. the fabric's endpoint name).
+          aliases: z.array(named(HOST_ALIAS, "host name alias", "a DNS name", "roz.example.net")).default([]),
+        }),
+      ]),
     )
     .min(1, { error: "a site needs at least one node. Fix: list one, or leave 'nodes' out for the default" })
     .optional(),
@@ -142,7 +151,14 @@ export const LabDefinition = z
       }
       seen.add(s.name);
       const nodes = new Set<string>();
-      (s.nodes ?? []).forEach((n, j) => {
+      (s.nodes ?? []).map(nodeName).forEach((n, j) => {
+        if (n === "vm") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["sites", i, "nodes", j],
+            message: "'vm' is reserved for the site's VM stand-in. Fix: pick another node name",
+          });
+        }
         if (nodes.has(n)) {
           ctx.addIssue({
             code: "custom",
@@ -157,6 +173,10 @@ export const LabDefinition = z
       }
     });
   });
+
+function nodeName(n: string | { name: string }): string {
+  return typeof n === "string" ? n : n.name;
+}
 
 export type LabDefinitionInput = z.input<typeof LabDefinition>;
 export type LabDefinitionParsed = z.output<typeof LabDefinition>;
@@ -182,6 +202,7 @@ export const DEFAULT_SITES = ["roz", "wro"];
 export interface HostPlan {
   site: string;
   name: string; // node name = hostname
+  aliases: string[]; // more names for it in every host's /etc/hosts
   index: number; // 1-based within the site
   netns: string;
   address: string; // public address on vmbr0
@@ -264,14 +285,19 @@ export function buildPlan(def: LabDefinitionParsed, base: string): LabPlan {
     },
     sites: def.sites.map((s, i) => {
       const k = i + 1;
-      const nodes = s.nodes ?? [`${s.name}1`];
+      const nodes = (s.nodes ?? [`${s.name}1`]).map((n) =>
+        typeof n === "string" ? { name: n, aliases: [] as string[] } : n,
+      );
+      // Interface names in the internet namespace: Linux allows 15 bytes, so long site names use "s<k>".
+      const short = s.name.length <= 10 ? s.name : `s${k}`;
       const hosts = nodes.map((n, j) => ({
         site: s.name,
-        name: n,
+        name: n.name,
+        aliases: n.aliases,
         index: j + 1,
-        netns: ns(`${s.name}-${n}`),
+        netns: ns(`${s.name}-${n.name}`),
         address: intToIp(subnet(k) + FIRST_HOST + j),
-        inetIf: `${s.name}-${j + 1}`,
+        inetIf: `${short}-${j + 1}`,
       }));
       return {
         name: s.name,
@@ -279,14 +305,14 @@ export function buildPlan(def: LabDefinitionParsed, base: string): LabPlan {
         pveVersion: s.pveVersion,
         subnet: `${intToIp(subnet(k))}/24`,
         gateway: intToIp(subnet(k) + 1),
-        inetBridge: `br-${s.name}`,
-        apiHost: nodes[0],
+        inetBridge: `br-${short}`,
+        apiHost: nodes[0].name,
         hosts,
         vm: {
           site: s.name,
           name: "vm",
           vmid: s.vmid,
-          host: nodes[0],
+          host: nodes[0].name,
           netns: ns(`${s.name}-vm`),
           nics: [
             // eth0 is the VM's vnet NIC (the seed's sdntest); the vnet bridge only exists after an SDN apply.

@@ -308,7 +308,17 @@ describe("lab (real namespaces, sshd, FRR, wireguard-go; root)", function () {
   it("up cleans the leftovers of a killed `up` and comes up healthy", async () => {
     const cli = spawn(
       process.execPath,
-      ["-r", "ts-node/register/transpile-only", "lab/cli.ts", "up", "--name", C, "--no-api"],
+      [
+        "-r",
+        "ts-node/register/transpile-only",
+        "lab/cli.ts",
+        "up",
+        "--name",
+        C,
+        "--sites",
+        "roz,wro",
+        "--no-api",
+      ],
       { cwd: REPO_ROOT, stdio: "ignore" },
     );
     // Kill it once it has built namespaces and started hosts.

@@ -1,5 +1,9 @@
 // The lab's address plan, names, collision check and host files: pure, exact values.
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { labDefinitionFromFabric } from "../../lab/fabric";
 import { hostsFile, interfacesFile, q } from "../../lab/host";
 import {
   buildPlan,
@@ -45,7 +49,15 @@ describe("lab plan", () => {
       ],
     );
     assert.deepEqual(plan.sites[0].hosts, [
-      { site: "roz", name: "roz1", index: 1, netns: "lab-roz-roz1", address: "198.18.1.10", inetIf: "roz-1" },
+      {
+        site: "roz",
+        name: "roz1",
+        aliases: [],
+        index: 1,
+        netns: "lab-roz-roz1",
+        address: "198.18.1.10",
+        inetIf: "roz-1",
+      },
     ]);
     assert.deepEqual(plan.sites[1].vm, {
       site: "wro",
@@ -102,7 +114,7 @@ describe("lab plan", () => {
           e.message,
           [
             "Invalid lab definition:",
-            "  - sites.0.name: \"Roz\" is not a valid site name: 2–10 characters, lowercase letters and digits, starting with a letter. Fix: rename it, e.g. 'roz'",
+            "  - sites.0.name: \"Roz\" is not a valid site name: 2–32 characters: lowercase letters, digits and '-', starting with a letter. Fix: rename it, e.g. 'roz'",
             "  - sites.1.nodes.0: 'vm' is reserved for the site's VM stand-in. Fix: pick another node name",
           ].join("\n"),
         );
@@ -224,5 +236,60 @@ describe("lab host files", () => {
       `'it'"'"'s'`,
       "''",
     ]);
+  });
+});
+
+describe("lab topology from fabric.yaml", () => {
+  it("takes the stacks' sites and node names, resolves endpoint names, and avoids tunnel and overlay ranges", () => {
+    const raw = parseYaml(fs.readFileSync(path.join(__dirname, "../../fabric.yaml"), "utf8"));
+    const { definition, warnings } = labDefinitionFromFabric(raw, "fabric.yaml");
+    assert.deepEqual(definition, {
+      sites: [
+        { name: "roz", nodes: [{ name: "proxmox-dell-r740", aliases: ["roz.example.net"] }] },
+        { name: "wro", nodes: [{ name: "pve-wro", aliases: ["wro.example.net"] }] },
+      ],
+      avoid: ["10.1.1.0/24", "10.1.0.1/32", "10.2.1.0/24", "10.2.0.1/32"],
+    });
+    assert.deepEqual(warnings, []);
+    const plan = buildPlan(parseDefinition(definition), "198.18.0.0/16");
+    assert.equal(
+      hostsFile(plan, plan.sites[1].hosts[0]),
+      "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n" +
+        "198.18.1.10 proxmox-dell-r740.roz.lab roz.example.net\n198.18.2.10 pve-wro.wro.lab pve-wro wro.example.net\n",
+    );
+  });
+
+  it("warns when an endpoint is an address the lab cannot have", () => {
+    const raw = parseYaml(fs.readFileSync(path.join(__dirname, "../../fabric.yaml"), "utf8")) as {
+      sites: { wro: { nodes: { endpoint: string }[] } };
+    };
+    raw.sites.wro.nodes[0].endpoint = "203.0.113.7";
+    const { definition, warnings } = labDefinitionFromFabric(raw, "f.yaml");
+    assert.deepEqual(definition.sites[1].nodes, [{ name: "pve-wro", aliases: [] }]);
+    assert.deepEqual(warnings, [
+      "f.yaml: sites.wro node pve-wro has the endpoint 203.0.113.7, an address the lab does not have; the lab " +
+        "gives it wro's lab address. Use a DNS name as endpoint to have it resolve in the lab.",
+    ]);
+  });
+
+  it("refuses an invalid fabric with the fabric model's own problem list", () => {
+    assert.throws(
+      () => labDefinitionFromFabric({ asn: 65000 }, "bad.yaml"),
+      /problems? in the fabric configuration/,
+    );
+  });
+
+  it("gives sites with long names short interface names in the internet namespace", () => {
+    const plan = buildPlan(
+      parseDefinition({ sites: [{ name: "krakow-north" }, { name: "roz" }] }),
+      "198.18.0.0/16",
+    );
+    assert.deepEqual(
+      plan.sites.map((s) => [s.inetBridge, s.hosts[0].inetIf, s.hosts[0].netns]),
+      [
+        ["br-s1", "s1-1", "lab-krakow-north-krakow-north1"],
+        ["br-roz", "roz-1", "lab-roz-roz1"],
+      ],
+    );
   });
 });
