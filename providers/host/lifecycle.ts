@@ -40,6 +40,8 @@ export interface HostKind<Spec, Live, Prev = null> {
   drift(spec: Spec, live: Live): string[];
   /** The host's state before the first create, kept in the outputs so delete can restore it. */
   capture(s: HostSession, spec: Spec, live: Live): Promise<Prev> | Prev;
+  /** Update only: extend the captured state with what a grown spec now manages (restored on delete too). */
+  widen?(prev: Prev, spec: Spec, live: Live): Prev;
   /** Converge; writes only what drift() reports (a converged host gets zero writes). */
   apply(s: HostSession, spec: Spec, live: Live, old?: Spec): Promise<void>;
   observe(spec: Spec, live: Live): Record<string, unknown>;
@@ -209,11 +211,12 @@ export function providerOf<Spec, Live, Prev>(k: HostKind<Spec, Live, Prev>) {
       const s = new HostSession(news.connection);
       try {
         const before = await k.read(s, spec);
+        const previous = k.widen ? k.widen(olds.previous as Prev, spec, before) : (olds.previous as Prev);
         await k.apply(s, spec, before, specOf(olds));
         const live = await k.read(s, spec);
         const left = k.drift(spec, live);
         if (left.length > 0) throw new Error(`still differs after applying: ${left.join(", ")}`);
-        return { outs: outputs(news, spec, live, olds.previous as Prev) };
+        return { outs: outputs(news, spec, live, previous) };
       } catch (e) {
         return fail("update", news, e);
       }

@@ -71,6 +71,11 @@ export const kind: HostKind<SysctlSpec, SysctlLive, SysctlPrev> = {
   read: readSysctls,
   drift: sysctlDrift,
   capture: (_s, _spec, live) => ({ dropIn: live.dropIn, values: live.values }),
+  // A key added later is restored to the value it had just before this resource first set it.
+  widen: (prev, _spec, live) => ({
+    dropIn: prev?.dropIn ?? null,
+    values: { ...live.values, ...prev?.values },
+  }),
   async apply(s, spec, live) {
     const text = renderSysctlDropIn(spec.values);
     if (live.dropIn !== text) await s.writeFile(sysctlDropInPath(spec.name), text, { mode: "0644" });

@@ -282,7 +282,10 @@ export const kind: HostKind<WgSpec, WgLive, WgPrev> = {
     const d = wgDrift(spec, live);
     if (!live.running || !live.link) {
       // Not up: bring it up (an "active" oneshot whose interface vanished needs a restart, not a start).
-      await s.write(live.active ? sh`systemctl restart ${unit}` : sh`systemctl start ${unit}`);
+      // (not `restart`: its stop runs `wg-quick down`, which fails on a vanished interface.)
+      await s.write(
+        live.active ? sh`systemctl stop ${unit}; systemctl start ${unit}` : sh`systemctl start ${unit}`,
+      );
       return;
     }
     if (!live.active) {
