@@ -1,6 +1,7 @@
 // Kind name → lifecycle methods. The one module dynamic.ts loads in the provider process.
 import { lifecycle, type Lifecycle } from "./common";
 import { applyLifecycle } from "./apply";
+import { optionsLifecycle, rulesLifecycle } from "./firewall";
 import { controllerKind, subnetKind, vnetKind, zoneKind } from "./sdn";
 
 const table: Record<string, () => Lifecycle> = {
@@ -9,6 +10,8 @@ const table: Record<string, () => Lifecycle> = {
   "sdn-vnet": () => lifecycle(vnetKind),
   "sdn-subnet": () => lifecycle(subnetKind),
   "sdn-apply": () => applyLifecycle,
+  "fw-rules": () => rulesLifecycle,
+  "fw-options": () => optionsLifecycle,
 };
 
 const made = new Map<string, Lifecycle>();

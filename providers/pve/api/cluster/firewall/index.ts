@@ -1,5 +1,6 @@
 // /cluster/firewall
 import type { Transport } from "../../../transport";
+import { Aliases } from "./aliases";
 import { Groups } from "./groups";
 import { Ipsets } from "./ipset";
 import { FirewallOptions } from "./options";
@@ -10,10 +11,12 @@ export class ClusterFirewall {
   readonly rules: Rules;
   readonly groups: Groups;
   readonly ipsets: Ipsets;
+  readonly aliases: Aliases;
   constructor(t: Transport) {
     this.options = new FirewallOptions(t, "/cluster/firewall/options");
     this.rules = new Rules(t, "/cluster/firewall/rules");
     this.groups = new Groups(t);
     this.ipsets = new Ipsets(t);
+    this.aliases = new Aliases(t);
   }
 }
