@@ -2,7 +2,7 @@
 import { strict as assert } from "assert";
 import { methods } from "../../providers/pve/ops";
 import { fabricRules } from "../../providers/pve/fabric-rules";
-import { startLab, type Lab } from "./pve-helpers";
+import { seedAppliedVnet, startLab, type Lab } from "./pve-helpers";
 
 const rules = methods("fw-rules");
 const options = methods("fw-options");
@@ -23,30 +23,6 @@ describe("PVE firewall providers (emulator)", function () {
   let lab: Lab;
   beforeEach(async () => (lab = await startLab()));
   afterEach(async () => lab.close());
-
-  /** The seed's SDN objects, applied: `+sdn/crossvnt-all` and the vnet firewall exist only after that. */
-  async function appliedVnet() {
-    const sdn = lab.client.cluster.sdn;
-    await sdn.controllers.createEvpn({ controller: "evpnctl", asn: 65000, peers: ["10.1.0.1"] });
-    await sdn.zones.createEvpn({
-      zone: "crossite",
-      controller: "evpnctl",
-      vrfVxlan: 99999,
-      exitNodes: [],
-      exitNodesLocalRouting: false,
-      advertiseSubnets: false,
-      nodes: [],
-    });
-    await sdn.vnets.createVnet({ vnet: "crossvnt", zone: "crossite", tag: 100000 });
-    await sdn.subnets.createSubnet({
-      vnet: "crossvnt",
-      zone: "crossite",
-      cidr: "10.1.1.0/24",
-      gateway: "10.1.1.1",
-      snat: false,
-    });
-    await lab.client.nodes.tasks.wait(await sdn.apply());
-  }
 
   const comments = async (base = lab.client.cluster.firewall.rules) =>
     (await base.list()).map((r) => r.comment ?? "");
@@ -109,7 +85,7 @@ describe("PVE firewall providers (emulator)", function () {
   });
 
   it("security group: created with a marked comment, rules in order; an unmarked group of that name is refused; delete removes group and rules", async () => {
-    await appliedVnet();
+    await seedAppliedVnet(lab);
     const { inputs } = await rules.check(
       {},
       { api: lab.api, scope: "group/fabric", rules: FABRIC.group, groupNote: "fabric rules" },
@@ -218,7 +194,7 @@ describe("PVE firewall providers (emulator)", function () {
   });
 
   it("vnet firewall: options and forward rules on an applied vnet", async () => {
-    await appliedVnet();
+    await seedAppliedVnet(lab);
     const sdn = lab.client.cluster.sdn;
 
     const opt = (

@@ -67,3 +67,28 @@ export async function startLab(opts: Partial<EmulatorOptions> = {}): Promise<Lab
 export function assertNoSecret(what: string, text: string): void {
   if (text.includes(SECRET)) throw new Error(`${what} contains the API token secret: ${text.slice(0, 200)}`);
 }
+
+/** The seed's SDN objects (controller → zone → vnet → subnet), applied: vnet bridges, `+sdn/<vnet>-all` and
+ *  the vnet firewall exist only after that. */
+export async function seedAppliedVnet(lab: Lab): Promise<void> {
+  const sdn = lab.client.cluster.sdn;
+  await sdn.controllers.createEvpn({ controller: "evpnctl", asn: 65000, peers: ["10.1.0.1"] });
+  await sdn.zones.createEvpn({
+    zone: "crossite",
+    controller: "evpnctl",
+    vrfVxlan: 99999,
+    exitNodes: [],
+    exitNodesLocalRouting: false,
+    advertiseSubnets: false,
+    nodes: [],
+  });
+  await sdn.vnets.createVnet({ vnet: "crossvnt", zone: "crossite", tag: 100000 });
+  await sdn.subnets.createSubnet({
+    vnet: "crossvnt",
+    zone: "crossite",
+    cidr: "10.1.1.0/24",
+    gateway: "10.1.1.1",
+    snat: false,
+  });
+  await lab.client.nodes.tasks.wait(await sdn.apply());
+}

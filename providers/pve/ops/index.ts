@@ -3,6 +3,7 @@ import { lifecycle, type Lifecycle } from "./common";
 import { applyLifecycle } from "./apply";
 import { optionsLifecycle, rulesLifecycle } from "./firewall";
 import { controllerKind, subnetKind, vnetKind, zoneKind } from "./sdn";
+import { vmKind } from "./vm";
 
 const table: Record<string, () => Lifecycle> = {
   "sdn-controller": () => lifecycle(controllerKind),
@@ -12,6 +13,7 @@ const table: Record<string, () => Lifecycle> = {
   "sdn-apply": () => applyLifecycle,
   "fw-rules": () => rulesLifecycle,
   "fw-options": () => optionsLifecycle,
+  "test-vm": () => lifecycle(vmKind),
 };
 
 const made = new Map<string, Lifecycle>();
