@@ -1,7 +1,29 @@
 // Pulumi resources for PVE SDN objects (EVPN controller → zone → vnet → subnet) and the per-site apply.
 // Thin: all behaviour is in ops/sdn.ts and ops/apply.ts.
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import { subnetId } from "./api/cluster/sdn/subnets";
 import { PveResource, type ApiArgs } from "./dynamic";
+
+/** The `owned` list of an SdnApply for one site's objects (the keys its foreign-pending check uses). */
+export function sdnOwned(o: {
+  controller: string;
+  zone: string;
+  vnets: string[];
+  subnets: { vnet: string; zone: string; cidr: string }[];
+}): string[] {
+  return [
+    `controllers/${o.controller}`,
+    `zones/${o.zone}`,
+    ...o.vnets.map((v) => `vnets/${v}`),
+    ...o.subnets.map((s) => `subnets/${s.vnet}/${subnetId(s.zone, s.cidr)}`),
+  ];
+}
+
+/** An SdnApply trigger: sha256 of everything the SDN objects were given (a change re-applies). */
+export function sdnTrigger(values: pulumi.Input<unknown>[]): pulumi.Output<string> {
+  return pulumi.jsonStringify(values).apply((j) => createHash("sha256").update(j).digest("hex"));
+}
 
 export interface EvpnControllerArgs {
   api: ApiArgs;

@@ -223,6 +223,16 @@ describe("PVE SDN providers (emulator)", function () {
     assert.deepEqual(fixed.outs.liveNodeStatus, { pve1: "available", pve2: "available" });
   });
 
+  it("apply on PVE 8.4 (no SDN lock endpoint) applies without a lock token", async () => {
+    await lab.close();
+    lab = await startLab({ version: "8.4" });
+    await createAll();
+    lab.writesSince();
+    const { outs } = await apply.create(applyIn());
+    assert.equal(lab.writesSince(), 1, "only the apply: no lock call on 8.x");
+    assert.deepEqual(outs.liveNodeStatus, { pve1: "available", pve2: "available" });
+  });
+
   it("a wrong token gives one clear 401 error, no retries, and no secret in the message", async () => {
     const api = { ...lab.api, tokenSecret: "00000000-dead-beef-0000-000000000000" };
     const { clientFor } = await import("../../providers/pve/client");

@@ -122,7 +122,9 @@ function specOf(p: Partial<Props>): ApplySpec {
 export async function applySdn(c: PveClient, s: ApplySpec): Promise<{ upid: string; exitstatus: string }> {
   const site = c.site;
   const started = Math.floor(Date.now() / 1000) - 1;
-  const token = await c.cluster.sdn.lock(true);
+  // The global SDN lock exists from 9.0 (reference §0); on 8.x there is nothing to take.
+  const major = Number((await c.version()).release.split(".")[0]);
+  const token = major >= 9 ? await c.cluster.sdn.lock(true) : undefined;
   let released = false;
   try {
     const foreign = foreignPending(await pendingChanges(c), s.owned);

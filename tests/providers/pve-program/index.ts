@@ -1,7 +1,15 @@
 // A small site under the real engine: SDN objects → apply, node firewall options, cluster rules.
 // The token secret comes from secret config; the test greps state and logs for it.
 import * as pulumi from "@pulumi/pulumi";
-import { EvpnController, EvpnZone, SdnApply, Subnet, Vnet } from "../../../providers/pve/sdn";
+import {
+  EvpnController,
+  EvpnZone,
+  SdnApply,
+  sdnOwned,
+  sdnTrigger,
+  Subnet,
+  Vnet,
+} from "../../../providers/pve/sdn";
 import { FirewallOptions, FirewallRules } from "../../../providers/pve/firewall";
 import { fabricRules } from "../../../providers/pve/fabric-rules";
 
@@ -42,20 +50,13 @@ const apply = new SdnApply(
   "apply",
   {
     api,
-    trigger: pulumi.jsonStringify([
-      ctl.peers,
-      zone.mtu,
-      zone.exitNodes,
-      vnet.tag,
-      subnet.gateway,
-      subnet.snat,
-    ]),
-    owned: [
-      "controllers/evpnctl",
-      "zones/crossite",
-      "vnets/crossvnt",
-      "subnets/crossvnt/crossite-10.1.1.0-24",
-    ],
+    trigger: sdnTrigger([ctl.peers, zone.mtu, zone.exitNodes, vnet.tag, subnet.gateway, subnet.snat]),
+    owned: sdnOwned({
+      controller: "evpnctl",
+      zone: "crossite",
+      vnets: ["crossvnt"],
+      subnets: [{ vnet: "crossvnt", zone: "crossite", cidr: "10.1.1.0/24" }],
+    }),
     zones: ["crossite"],
   },
   { dependsOn: [ctl, zone, vnet, subnet] },
