@@ -120,6 +120,46 @@ describe("PVE firewall providers (emulator)", function () {
     assert.equal(await lab.client.cluster.firewall.groups.get("fabric"), undefined);
   });
 
+  it("import/refresh: marked rules and set options that already exist in PVE are read as ours; unmarked ones are not", async () => {
+    const fw = lab.client.cluster.firewall.rules;
+    await fw.create({
+      type: "in",
+      action: "ACCEPT",
+      proto: "tcp",
+      dport: "179",
+      iface: "wg0",
+      enable: true,
+      comment: "pve-fabric:bgp-in made earlier",
+    });
+    await fw.create({ type: "in", action: "DROP", enable: true, comment: "someone else" });
+    const r = await rules.read("cluster", { api: lab.api, scope: "cluster", rules: FABRIC.cluster });
+    assert.deepEqual(r.props.rules, [
+      {
+        key: "bgp-in",
+        note: "made earlier",
+        type: "in",
+        action: "ACCEPT",
+        enable: true,
+        iface: "wg0",
+        proto: "tcp",
+        dport: "179",
+      },
+    ]);
+    assert.deepEqual(r.props.liveDrift, {
+      missing: ["group", "vxlan-in"],
+      unwanted: [],
+      changed: ["bgp-in"],
+      misordered: true,
+    });
+    await lab.client.nodes.firewall.options("pve2").set({ nftables: 1 });
+    const o = await options.read("node/pve2", {
+      api: lab.api,
+      scope: "node/pve2",
+      options: { nftables: true, enable: true },
+    });
+    assert.deepEqual(o.props.options, { nftables: 1 });
+  });
+
   it("rules that PVE would refuse in a scope fail check naming the rule, before anything is written", async () => {
     const { failures } = await rules.check(
       {},
