@@ -314,6 +314,22 @@ describe("PVE SDN providers (emulator)", function () {
     assert.deepEqual(fixed.outs.liveNodeStatus, { pve1: "available", pve2: "available" });
   });
 
+  it("apply and object writes under someone else's 9.x SDN lock fail with the lock named and how to break it", async () => {
+    await createAll();
+    const theirs = await lab.client.cluster.sdn.lock(true);
+    assert.ok(theirs);
+    await assert.rejects(
+      apply.create(applyIn()),
+      /Unable to lock SDN config 'cluster' on roz: .*invalid lock token provided!.*--force 1/s,
+    );
+    await assert.rejects(
+      vnet.create({ ...vnetIn(), vnet: "second", tag: 7 }),
+      /Unable to create vnet 'second' on roz: .*global SDN lock/s,
+    );
+    await lab.client.cluster.sdn.unlock(theirs!);
+    assert.equal((await apply.create(applyIn())).outs.lastTask.exitstatus, "OK");
+  });
+
   it("apply on PVE 8.4 (no SDN lock endpoint) applies without a lock token", async () => {
     await lab.close();
     lab = await startLab({ version: "8.4" });

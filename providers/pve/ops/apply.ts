@@ -11,7 +11,7 @@ import type { PveClient } from "../client";
 import { PveError, PveNotFound, PveTaskFailed, PveTransient } from "../errors";
 import type { SdnItem } from "../api/cluster/sdn/section";
 import type { ApiConfig } from "../transport";
-import { apiFailures, canonical, client, type CheckFailure, type Lifecycle } from "./common";
+import { apiFailures, canonical, client, wrapError, type CheckFailure, type Lifecycle } from "./common";
 
 export interface ApplySpec {
   trigger: string;
@@ -124,7 +124,12 @@ export async function applySdn(c: PveClient, s: ApplySpec): Promise<{ upid: stri
   const started = Math.floor(Date.now() / 1000) - 1;
   // The global SDN lock exists from 9.0 (reference §0); on 8.x there is nothing to take.
   const major = Number((await c.version()).release.split(".")[0]);
-  const token = major >= 9 ? await c.cluster.sdn.lock(true) : undefined;
+  let token: string | undefined;
+  try {
+    token = major >= 9 ? await c.cluster.sdn.lock(true) : undefined;
+  } catch (e) {
+    throw wrapError(e, "lock", "SDN config", "cluster", site);
+  }
   let released = false;
   try {
     const foreign = foreignPending(await pendingChanges(c), s.owned);

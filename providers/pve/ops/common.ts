@@ -8,7 +8,7 @@
 // Loaded with loadRuntime() inside provider methods: one instance per provider process.
 import type { z } from "zod";
 import { clientFor, type PveClient } from "../client";
-import { PveAuthError, PveError, PvePermissionDenied } from "../errors";
+import { PveAuthError, PveError, PveLocked, PvePermissionDenied } from "../errors";
 import { tlsProblems, type ApiConfig } from "../transport";
 
 /** The engine's placeholder for a value not known during preview. */
@@ -74,6 +74,8 @@ function fixFor(e: PveError): string {
     return ". Check api.tokenId and api.tokenSecret (the token may be expired or deleted: `pveum user token list <user>`)";
   if (e instanceof PvePermissionDenied)
     return ". Grant the token the privilege named above on that path (providers/pve/README.md lists the least-privilege role)";
+  if (e instanceof PveLocked)
+    return ". Someone holds PVE 9's global SDN lock: wait for their apply to finish, or break a stale lock with `pvesh delete /cluster/sdn/lock --force 1`";
   return "";
 }
 
