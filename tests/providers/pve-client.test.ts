@@ -111,6 +111,26 @@ describe("PVE transport: TLS pinning and retries (emulator)", function () {
     );
   });
 
+  it("waits on a task at the node named in its UPID (the other node being down does not matter)", async () => {
+    lab.emu.faults.set({ offline: ["pve1"] });
+    try {
+      const upid = await lab.client.nodes.qemu.create("pve2", {
+        vmid: 9100,
+        name: "t",
+        net0: "virtio,bridge=vmbr0",
+      });
+      assert.match(upid, /^UPID:pve2:/);
+      assert.deepEqual(await lab.client.nodes.tasks.wait(upid), {
+        upid,
+        node: "pve2",
+        exitstatus: "OK",
+        warnings: 0,
+      });
+    } finally {
+      lab.emu.faults.set({});
+    }
+  });
+
   it("retries a GET on a transient 595 from a proxied node call, at most 4 attempts", async () => {
     lab.emu.faults.set({ offline: ["pve2"] });
     const c = fresh({});

@@ -330,6 +330,25 @@ describe("PVE SDN providers (emulator)", function () {
     assert.equal((await apply.create(applyIn())).outs.lastTask.exitstatus, "OK");
   });
 
+  it("finalizer: writes nothing on create, and on delete applies the deletion of the stack's objects", async () => {
+    await createAll();
+    await apply.create(applyIn());
+    lab.writesSince();
+    const fin = await apply.create({ ...applyIn(), mode: "finalizer" });
+    assert.equal(lab.writesSince(), 0);
+    for (const [m, id, i] of [
+      [subnet, "crossite-10.1.1.0-24", subnetIn()],
+      [vnet, "crossvnt", vnetIn()],
+      [zone, "crossite", zoneIn()],
+      [ctl, "evpnctl", ctlIn()],
+    ] as const)
+      await m.delete(id, (await m.check({}, i)).inputs);
+    assert.ok(await lab.client.cluster.sdn.zones.get("crossite", "running"), "deleted but not yet applied");
+    await apply.delete(fin.id, fin.outs);
+    assert.equal(await lab.client.cluster.sdn.zones.get("crossite", "running"), undefined);
+    assert.deepEqual(await lab.client.cluster.sdn.zones.list("pending"), []);
+  });
+
   it("apply on PVE 8.4 (no SDN lock endpoint) applies without a lock token", async () => {
     await lab.close();
     lab = await startLab({ version: "8.4" });
