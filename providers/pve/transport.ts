@@ -177,7 +177,9 @@ export class Transport {
       } catch (e) {
         const retry =
           attempt < this.opts.attempts &&
-          (e instanceof PveTransient || (method === "GET" && e instanceof PveNetworkError));
+          // A 59x (node-to-node proxy failure) may come after a proxied write was delivered: only GETs retry it.
+          ((e instanceof PveTransient && (method === "GET" || e.status < 590)) ||
+            (method === "GET" && e instanceof PveNetworkError));
         if (!retry) throw e;
         this.stats.retries++;
         await new Promise((r) => setTimeout(r, this.opts.backoffMs * 2 ** (attempt - 1)));

@@ -131,11 +131,13 @@ describe("PVE transport: TLS pinning and retries (emulator)", function () {
     }
   });
 
-  it("retries a GET on a transient 595 from a proxied node call, at most 4 attempts", async () => {
+  it("retries a GET on a 595 from a proxied node call (at most 4 attempts) but never a write", async () => {
     lab.emu.faults.set({ offline: ["pve2"] });
     const c = fresh({});
     await assert.rejects(c.nodes.sdn.zones("pve2"), /answered 595/);
     assert.equal(c.transport.stats.GET, 4, "first try + 3 retries, then the error");
+    await assert.rejects(c.nodes.firewall.options("pve2").set({ enable: 1 }), /answered 595/);
+    assert.equal(c.transport.stats.PUT, 1, "a write that may have been delivered is not repeated");
     lab.emu.faults.set({});
     c.close();
   });
