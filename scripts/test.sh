@@ -11,4 +11,6 @@ done
 if [ $# -eq 0 ]; then
   bash scripts/with-env.sh sh -c 'tsc -p . && eslint . && prettier --check --log-level warn .'
 fi
+# The suites live here, not in .mocharc.json: mocha adds config specs to the files given on the command line.
+if [ $# -eq 0 ]; then set -- 'tests/**/*.test.ts'; fi
 exec bash scripts/with-env.sh mocha "$@"
