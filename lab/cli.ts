@@ -6,6 +6,7 @@ import { down, enterArgs, sshArgs, statusOf, up, type LabStatus } from "./lab";
 import * as path from "node:path";
 import { labDefinitionFromFabric } from "./fabric";
 import { DEFAULT_SITES } from "./plan";
+import { renderSdnCommand } from "./sdn/render-cli";
 
 const USAGE = `usage: npm run lab -- <command> [options]
   up [--fabric <fabric.yaml>] [--sites roz,wro,...] [--nodes <site>=<node>[,<node>...]]...
@@ -17,6 +18,8 @@ const USAGE = `usage: npm run lab -- <command> [options]
   exec <target> [-- <command...>]              run a command (default: a shell) in operator, internet,
                                                <site>, <site>/<node> or <site>/vm
   ssh <site>[/<node>] [-- <command...>]        OpenSSH from the operator namespace, host key pinned
+  render-sdn --config <sdn_config.json> --interfaces <file> --node <name> --out <dir> [--route-via <if>]
+                                               write what PVE would generate on that node (lab/sdn/README.md)
 common: --name <lab> (default: $LAB_NAME or "lab")`;
 
 class UsageError extends Error {}
@@ -104,6 +107,8 @@ function printStatus(s: LabStatus) {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // render-sdn has its own argument rules (lab/sdn/render-cli.ts) and needs no lab.
+  if (argv[0] === "render-sdn") return renderSdnCommand(argv.slice(1));
   const a = parseArgs(argv);
   const name = a.opts.name?.[0] ?? process.env.LAB_NAME ?? "lab";
   const json = !!a.opts.json;
