@@ -1,11 +1,10 @@
 // The engine smoke run: drives the real Pulumi CLI and language host (Automation API over a local program,
 // not an inline one) through preview, up, a no-op up, an update, drift, and destroy of tests/e2e/smoke.
 // Used by the test suite (tests/e2e/engine.test.ts) and, until the lab lands, by `npm start`.
-import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { LocalWorkspace, PulumiCommand, type OpMap } from "@pulumi/pulumi/automation";
+import type { OpMap } from "@pulumi/pulumi/automation";
+import { changesOf, tempStack } from "./engine";
 
 export const SMOKE_DIR = path.resolve(__dirname, "../tests/e2e/smoke");
 
@@ -31,20 +30,6 @@ export interface SmokeReport {
   seconds: number;
 }
 
-/** Changes other than "same", e.g. { update: 1 }; {} for a no-op. */
-export function changesOf(ops: OpMap | undefined): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(ops ?? {}).filter(([op, n]) => op !== "same" && (n ?? 0) > 0),
-  ) as Record<string, number>;
-}
-
-export async function engineCommand(): Promise<PulumiCommand> {
-  const bin = process.env.PVE_FABRIC_ENGINE_BIN;
-  if (!bin)
-    throw new Error("PVE_FABRIC_ENGINE_BIN is unset: run through scripts/with-env.sh (npm test / npm start)");
-  return PulumiCommand.get({ root: path.dirname(bin) });
-}
-
 function readOrUndefined(p: string): string | undefined {
   return fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined;
 }
@@ -52,24 +37,8 @@ function readOrUndefined(p: string): string | undefined {
 export async function runSmoke(opts: SmokeOptions = {}): Promise<SmokeReport> {
   const started = Date.now();
   const log = opts.log ?? (() => {});
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pve-fabric-smoke-"));
-  const target = path.join(tmp, "managed.txt");
-  // The file backend does not create its directory ("unable to open state directory ... no such file").
-  fs.mkdirSync(path.join(tmp, "state"));
-  const stackName = `smoke-${crypto.randomBytes(4).toString("hex")}`;
-  const stack = await LocalWorkspace.createStack(
-    { stackName, workDir: SMOKE_DIR },
-    {
-      pulumiCommand: await engineCommand(),
-      pulumiHome: path.join(tmp, "home"),
-      envVars: {
-        PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
-        PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      },
-    },
-  );
+  const { stack, dir, dispose } = await tempStack(SMOKE_DIR, "smoke");
+  const target = path.join(dir, "managed.txt");
   const onOutput = (s: string) => log(s.trimEnd());
   try {
     await stack.setAllConfig({
@@ -111,9 +80,7 @@ export async function runSmoke(opts: SmokeOptions = {}): Promise<SmokeReport> {
       seconds: (Date.now() - started) / 1000,
     };
   } finally {
-    await stack.workspace.removeStack(stackName, { force: true }).catch(() => {});
-    fs.rmSync(path.join(SMOKE_DIR, `Pulumi.${stackName}.yaml`), { force: true });
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await dispose();
   }
 }
 

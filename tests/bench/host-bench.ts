@@ -2,12 +2,10 @@
 // Prints SSH handshakes per host (counted by the pool's audit trail, across every provider process) and wall
 // time for `up` from scratch, a no-op `up` and a no-op `preview`; then destroys and checks the host.
 // Run: bash scripts/with-env.sh ts-node --transpile-only tests/bench/host-bench.ts
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { engineCommand, changesOf } from "../../scripts/smoke";
+import { changesOf, tempStack } from "../../scripts/engine";
 import { byHand, labDown, labUp, LAB, runInOperator, statusOf } from "../providers/host-lab";
 
 const PROGRAM = path.join(__dirname, "host-program");
@@ -15,24 +13,13 @@ const PROGRAM = path.join(__dirname, "host-program");
 async function inOperator() {
   const s = statusOf(LAB);
   const roz = s.sites[0].hosts[0];
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "host-bench-"));
-  const audit = path.join(tmp, "audit.jsonl");
-  fs.mkdirSync(path.join(tmp, "state"));
-  const stackName = `bench-${crypto.randomBytes(4).toString("hex")}`;
-  const stack = await LocalWorkspace.createStack(
-    { stackName, workDir: PROGRAM },
-    {
-      pulumiCommand: await engineCommand(),
-      pulumiHome: path.join(tmp, "home"),
-      envVars: {
-        PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
-        PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        PVE_FABRIC_SSH_AUDIT: audit,
-      },
-    },
-  );
+  // The audit trail counts handshakes across every provider process of every run.
+  const audit = path.join(os.tmpdir(), `host-bench-audit-${process.pid}.jsonl`);
+  const {
+    stack,
+    stateDir: backend,
+    dispose,
+  } = await tempStack(PROGRAM, "bench", { PVE_FABRIC_SSH_AUDIT: audit });
   const sshKey = fs.readFileSync(s.operator!.sshPrivateKeyFile, "utf8");
   await stack.setAllConfig({
     host: { value: roz.address },
@@ -87,7 +74,7 @@ async function inOperator() {
       `  ${JSON.stringify(changesOf(pd.v.changeSummary))} after rp_filter=2 by hand`,
     );
     // The state file as the backend stores it (exportStack() would decrypt: it passes --show-secrets).
-    const stateDir = path.join(tmp, "state/.pulumi/stacks/host-bench");
+    const stateDir = path.join(backend, ".pulumi/stacks/host-bench");
     const state = fs
       .readdirSync(stateDir)
       .map((f) => fs.readFileSync(path.join(stateDir, f), "utf8"))
@@ -100,9 +87,8 @@ async function inOperator() {
     const d = await timed(() => stack.destroy());
     row("destroy", d.s, handshakes());
   } finally {
-    await stack.workspace.removeStack(stackName, { force: true }).catch(() => {});
-    fs.rmSync(path.join(PROGRAM, `Pulumi.${stackName}.yaml`), { force: true });
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await dispose();
+    fs.rmSync(audit, { force: true });
   }
   console.log(rows.join("\n"));
 }

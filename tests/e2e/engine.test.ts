@@ -3,7 +3,8 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { changesOf, runSmoke } from "../../scripts/smoke";
+import { changesOf } from "../../scripts/engine";
+import { runSmoke } from "../../scripts/smoke";
 
 const log = process.env.PVE_FABRIC_VERBOSE === "1" ? (l: string) => console.log(l) : undefined;
 

@@ -2,12 +2,9 @@
 // emulator: up, no-op up, drift preview, destroy, and a run with a wrong token. The claim: no API token
 // secret lands in the state (any file of the backend), in the engine's output, or in errors.
 import { strict as assert } from "assert";
-import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { changesOf, engineCommand } from "../../scripts/smoke";
+import { changesOf, tempStack } from "../../scripts/engine";
 import { SECRET, startLab, type Lab } from "./pve-helpers";
 
 const PROGRAM = path.join(__dirname, "pve-program");
@@ -24,37 +21,20 @@ function grepTree(dir: string, needle: string): string[] {
 describe("PVE providers under the real engine (emulator)", function () {
   this.timeout(10 * 60 * 1000);
   let lab: Lab;
-  let tmp: string;
   before(async () => {
     lab = await startLab();
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pve-engine-"));
-    fs.mkdirSync(path.join(tmp, "state"));
   });
   after(async () => {
     await lab.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it("creates, no-ops, shows PVE-side drift, reports a wrong token clearly, destroys — and never stores or prints the token", async () => {
-    const stackName = `pve-${crypto.randomBytes(4).toString("hex")}`;
     let output = "";
     const onOutput = (s: string) => {
       output += s;
       if (process.env.PVE_FABRIC_VERBOSE === "1") process.stdout.write(s);
     };
-    const stack = await LocalWorkspace.createStack(
-      { stackName, workDir: PROGRAM },
-      {
-        pulumiCommand: await engineCommand(),
-        pulumiHome: path.join(tmp, "home"),
-        envVars: {
-          PULUMI_BACKEND_URL: `file://${path.join(tmp, "state")}`,
-          PULUMI_CONFIG_PASSPHRASE: "test-passphrase",
-          PULUMI_SKIP_UPDATE_CHECK: "true",
-          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        },
-      },
-    );
+    const { stack, stateDir, dispose } = await tempStack(PROGRAM, "pve");
     try {
       await stack.setAllConfig({
         url: { value: lab.emu.url },
@@ -81,9 +61,9 @@ describe("PVE providers under the real engine (emulator)", function () {
       assert.equal((await lab.client.cluster.firewall.rules.list()).length, 3, "repaired");
 
       // Positive control for the grep: the state is there and holds other values of these resources.
-      assert.ok(grepTree(path.join(tmp, "state"), "evpnctl").length > 0);
-      assert.ok(grepTree(path.join(tmp, "state"), "ciphertext").length > 0, "secrets are stored encrypted");
-      assert.deepEqual(grepTree(path.join(tmp, "state"), SECRET), [], "no token secret in any state file");
+      assert.ok(grepTree(stateDir, "evpnctl").length > 0);
+      assert.ok(grepTree(stateDir, "ciphertext").length > 0, "secrets are stored encrypted");
+      assert.deepEqual(grepTree(stateDir, SECRET), [], "no token secret in any state file");
 
       // A wrong token: a clear error, and neither secret in what the engine prints.
       const wrong = "0badc0de-0000-4000-8000-000000000000";
@@ -98,17 +78,16 @@ describe("PVE providers under the real engine (emulator)", function () {
         /Unable to (read|update) [\w ]+ '[\w/]+' on roz: invalid token value! \(HTTP 401\)\. Check api\.tokenId/,
       );
       assert.ok(!failed.includes(wrong) && !failed.includes(SECRET), "the error names no secret");
-      assert.deepEqual(grepTree(path.join(tmp, "state"), wrong), []);
+      assert.deepEqual(grepTree(stateDir, wrong), []);
 
       await stack.setConfig("tokenSecret", { value: SECRET, secret: true });
       await stack.destroy({ onOutput });
       assert.deepEqual(await lab.client.cluster.firewall.rules.list(), []);
       assert.equal(await lab.client.cluster.sdn.zones.get("crossite"), undefined);
       assert.ok(!output.includes(SECRET) && !output.includes(wrong), "engine output holds no token secret");
-      assert.deepEqual(grepTree(path.join(tmp, "state"), SECRET), []);
+      assert.deepEqual(grepTree(stateDir, SECRET), []);
     } finally {
-      await stack.workspace.removeStack(stackName, { force: true }).catch(() => {});
-      fs.rmSync(path.join(PROGRAM, `Pulumi.${stackName}.yaml`), { force: true });
+      await dispose();
     }
   });
 });
