@@ -430,6 +430,66 @@ export function nodeRoutes(): Route[] {
       return { ...cfg, digest: sha1(JSON.stringify(vm.config)) };
     },
   });
+  // PUT applies synchronously (returns null), POST through a `qmconfig` task (returns a UPID), as on PVE.
+  // Deviation: options change in the stored config at once, also on a running VM (no pending section, no
+  // hotplug): the VM backend sees them at the next start.
+  const configSchema = (): Schema => {
+    const { vmid: _v, start: _s, ...options } = qemuCreateSchema();
+    return {
+      ...options,
+      vmid: vmidSpec,
+      digest: optStr({ maxLength: 40 }),
+      delete: optStr(),
+      revert: optStr(),
+    };
+  };
+  const updateConfig = (ctx: Ctx) => {
+    const vm = vmOf(ctx);
+    if (ctx.params.digest !== undefined && ctx.params.digest !== sha1(JSON.stringify(vm.config)))
+      die("detected modified configuration - file changed by other user? Try again.");
+    const deletes =
+      ctx.params.delete === undefined
+        ? []
+        : String(ctx.params.delete)
+            .split(/[,; ]+/)
+            .filter(Boolean);
+    const config = { ...vm.config };
+    for (const [k, v] of Object.entries(ctx.params)) {
+      if (["node", "vmid", "digest", "delete", "revert"].includes(k)) continue;
+      if (deletes.includes(k))
+        throw new PveError(400, "Parameter verification failed.\n", {
+          [k]: "can't set and delete the same option",
+        });
+      config[k] = v as FwValue;
+    }
+    for (const k of deletes) delete config[k];
+    return { vm, config };
+  };
+  r.push({
+    method: "PUT",
+    path: "/nodes/{node}/qemu/{vmid}/config",
+    proxied: true,
+    schema: configSchema,
+    handler: (ctx) => {
+      const { vm, config } = updateConfig(ctx);
+      vm.config = config;
+      ctx.emu.save();
+      return null;
+    },
+  });
+  r.push({
+    method: "POST",
+    path: "/nodes/{node}/qemu/{vmid}/config",
+    proxied: true,
+    schema: configSchema,
+    handler: (ctx) => {
+      const { vm, config } = updateConfig(ctx);
+      return ctx.emu.startTask(vm.node, "qmconfig", String(vm.vmid), ctx.user, async () => {
+        vm.config = config;
+        ctx.emu.save();
+      });
+    },
+  });
   r.push({
     method: "GET",
     path: "/nodes/{node}/qemu/{vmid}/status/current",

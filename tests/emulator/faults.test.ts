@@ -142,6 +142,55 @@ describe("emulator faults and persistence", () => {
       await v.close();
     }
   });
+
+  it("edits a VM's config: PUT synchronously, POST as a qmconfig task, digest-checked, one delete list", async () => {
+    const v = await startHarness();
+    try {
+      await v.waitTask(
+        await v.ok<string>("POST", "/nodes/pve1/qemu", {
+          vmid: 124,
+          name: "edit",
+          memory: 512,
+          ipconfig1: "ip=dhcp",
+        }),
+      );
+      const before = await v.ok<Obj>("GET", "/nodes/pve1/qemu/124/config");
+      assert.equal(
+        await v.ok("PUT", "/nodes/pve1/qemu/124/config", { memory: 1024, digest: before.digest }),
+        null,
+      );
+      const stale = await v.call("PUT", "/nodes/pve1/qemu/124/config", {
+        memory: 2048,
+        digest: before.digest,
+      });
+      assert.equal(stale.status, 500);
+      assert.equal(
+        stale.body?.message,
+        "detected modified configuration - file changed by other user? Try again.\n",
+      );
+      const both = await v.call("PUT", "/nodes/pve1/qemu/124/config", { memory: 2048, delete: "memory" });
+      assert.equal(both.status, 400);
+      assert.deepEqual(both.body?.errors, { memory: "can't set and delete the same option" });
+      const upid = await v.ok<string>("POST", "/nodes/pve1/qemu/124/config", {
+        cores: 2,
+        delete: "ipconfig1",
+      });
+      assert.match(upid, /:qmconfig:124:root@pam!fabric:$/);
+      assert.equal((await v.waitTask(upid)).exitstatus, "OK");
+      const after = await v.ok<Obj>("GET", "/nodes/pve1/qemu/124/config");
+      assert.deepEqual(
+        [after.memory, after.cores, after.ipconfig1, after.name],
+        ["1024", 2, undefined, "edit"],
+      );
+      const missing = await v.call("PUT", "/nodes/pve1/qemu/999/config", { cores: 1 });
+      assert.equal(
+        missing.body?.message,
+        "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist\n",
+      );
+    } finally {
+      await v.close();
+    }
+  });
 });
 
 describe("emulator entry point (lab/pve/main.ts)", () => {
