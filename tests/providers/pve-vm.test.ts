@@ -104,5 +104,10 @@ describe("PVE test VM provider (emulator)", function () {
       },
       { id: "pve1/9002", name: "byhand", address: "10.1.1.20/24", memory: 1024, status: "stopped" },
     );
+    // A config edit made through the client's setConfig is what the provider reads back next.
+    await lab.client.nodes.qemu.setConfig("pve1", 9002, { memory: 2048, delete: "ipconfig1" });
+    const cfg = await lab.client.nodes.qemu.config("pve1", 9002);
+    assert.deepEqual([cfg?.memory, cfg?.ipconfig1], ["2048", undefined]);
+    assert.equal((await vm.read("pve1/9002", vmIn({ vmid: 9002 }))).props.memory, 2048);
   });
 });
