@@ -69,7 +69,7 @@ const PROTOCOLS = new Set([
   "ipv6",
 ]);
 const WITH_PORTS = new Set(["tcp", "udp", "udplite", "dccp", "sctp", "6", "17", "136", "33", "132"]);
-const SERVICES: Record<string, number> = {
+export const SERVICES: Record<string, number> = {
   ssh: 22,
   http: 80,
   https: 443,
