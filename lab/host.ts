@@ -133,6 +133,10 @@ export function hostSetupScript(i: HostSetupInput): string {
     "done",
     // A fresh node: FRR installed but neither enabled nor running (the package enabled it on the machine).
     "rm -f /etc/systemd/system/multi-user.target.wants/frr.service",
+    // zebra with the netns VRF backend: the lab's zone VRFs are namespaces (lab/realize/translate.ts). Set
+    // now so that the first SDN apply need not restart an FRR the product has started.
+    "grep -Eq '^zebra_options=.*[[:space:]]-n[[:space:]\"]' /etc/frr/daemons || " +
+      'sed -i -E \'s/^(zebra_options="[^"]*)"/\\1 -n"/\' /etc/frr/daemons',
     // A host key of its own.
     "rm -f /etc/ssh/ssh_host_*",
     `ssh-keygen -q -t ed25519 -N '' -C ${q(`root@${i.host.name}`)} -f /etc/ssh/ssh_host_ed25519_key`,

@@ -5,6 +5,7 @@ import { createHash, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { hostDir, hostFiles, hostSetupScript, q } from "./host";
+import { vmNetnsPath } from "./realize/vm";
 import {
   allHosts,
   chooseBase,
@@ -480,6 +481,22 @@ async function startApi(
   writeFile(tokenFile, JSON.stringify({ tokenid: TOKEN_ID, secret: tokenSecret }), 0o600);
   const logFile = path.join(dir, "pve.log");
   const rt = hosts[host.netns];
+  // What the emulator needs to realise SDN on the site's hosts and to run its VM stand-in (lab/realize/).
+  const labConfig = path.join(dir, "lab-config.json");
+  writeFile(
+    labConfig,
+    JSON.stringify({
+      realise: {
+        local: host.name,
+        nodes: Object.fromEntries(site.hosts.map((h) => [h.name, h.address])),
+        keyFile: `${p.keys}/operator`,
+        knownHostsFile: `${p.keys}/known_hosts`,
+      },
+      vm: { netns: site.vm.netns, vmid: site.vm.vmid, nics: site.vm.nics, node: site.vm.host },
+    }),
+    0o600,
+  );
+  await bindVmNamespace(site, hosts);
   const emulator = [
     process.execPath,
     "-r",
@@ -497,6 +514,8 @@ async function startApi(
     site.pveVersion,
     "--token-file",
     tokenFile,
+    "--lab-config",
+    labConfig,
   ];
   // Started from inside the host and orphaned at once, so its parent is the host's PID 1. A parent
   // outside the host's PID namespace (a detached nsenter) would be re-parented to the machine's init,
@@ -526,6 +545,30 @@ async function startApi(
   );
   const fingerprint = fs.readFileSync(path.join(stateDir, "fingerprint"), "utf8").trim();
   return { tokenSecret, fingerprint, url: `https://${host.address}:8006/api2/json` };
+}
+
+/**
+ * Makes the site's VM stand-in namespace visible inside its host at vmNetnsPath() (a host's /run is
+ * private), so the emulator's VM backend (lab/realize/vm.ts) can configure it. The nsfs bind is made from inside the host's
+ * mount and PID namespaces while the process still sits in the VM's network namespace.
+ */
+async function bindVmNamespace(site: SitePlan, hosts: Record<string, HostRuntime>) {
+  const host = site.hosts.find((h) => h.name === site.vm.host)!;
+  const target = vmNetnsPath(site.vm.netns);
+  await run([
+    "nsenter",
+    `--net=/run/netns/${site.vm.netns}`,
+    "--",
+    "nsenter",
+    "-t",
+    String(hosts[host.netns].pid),
+    "-m",
+    "-p",
+    "--",
+    "/bin/sh",
+    "-ec",
+    `mkdir -p ${q(path.dirname(target))}; touch ${q(target)}; mount --bind /proc/self/ns/net ${q(target)}`,
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -3,11 +3,13 @@
 //     --state-dir /run/lab/roz/pve --nodes pve1[=ip][,pve2[=ip]] --pve-version 9.1 --token-file tok.json
 // Prints `ready` once listening (cert.pem and fingerprint are written before that).
 import * as fs from "node:fs";
+import { labRealizer, type LabRealiseConfig } from "../realize/realize";
+import { labVmBackend, type LabVmConfig } from "../realize/vm";
 import { createEmulator, type NodeSpec, type PveVersion } from "./server";
 
 function usage(msg: string): never {
   process.stderr.write(
-    `pve emulator: ${msg}\nusage: main.ts --site <name> --listen <ip>:<port> --state-dir <dir> --nodes <n1[=ip][,n2[=ip]]> --pve-version <9.1|8.4> --token-file <file> [--root-password-file <file>]\n`,
+    `pve emulator: ${msg}\nusage: main.ts --site <name> --listen <ip>:<port> --state-dir <dir> --nodes <n1[=ip][,n2[=ip]]> --pve-version <9.1|8.4> --token-file <file> [--root-password-file <file>] [--lab-config <file>]\n`,
   );
   process.exit(2);
 }
@@ -41,6 +43,11 @@ async function main(): Promise<void> {
   const rootPassword = a["root-password-file"]
     ? fs.readFileSync(a["root-password-file"], "utf8").trim()
     : undefined;
+  // In a lab (lab/lab.ts passes --lab-config): apply realises SDN on the site's hosts, VMs are the
+  // site's VM stand-in (lab/realize/).
+  const lab = a["lab-config"]
+    ? (JSON.parse(fs.readFileSync(a["lab-config"], "utf8")) as { realise: LabRealiseConfig; vm: LabVmConfig })
+    : undefined;
   const emu = await createEmulator({
     site: a.site,
     stateDir: a["state-dir"],
@@ -50,6 +57,12 @@ async function main(): Promise<void> {
     rootPassword,
     host,
     port,
+    ...(lab
+      ? {
+          realize: labRealizer(lab.realise, (l) => process.stderr.write(`realise: ${l}\n`)),
+          vmBackend: labVmBackend(lab.vm),
+        }
+      : {}),
   });
   const stop = () => {
     void emu.close().then(() => process.exit(0));
