@@ -8,7 +8,9 @@ import { labDefinitionFromFabric } from "./fabric";
 import { DEFAULT_SITES } from "./plan";
 import { renderSdnCommand } from "./sdn/render-cli";
 
-const USAGE = `usage: npm run lab -- <command> [options]
+const USAGE = `usage: npm run lab -- [<command>] [options]
+  (no command) [--fabric <fabric.yaml>]       the main job: lab up, stack configs, pulumi up for every site,
+                                               the fabric check table; the lab stays up
   up [--fabric <fabric.yaml>] [--sites roz,wro,...] [--nodes <site>=<node>[,<node>...]]...
      [--config <lab.yaml|json>] [--base <cidr>] [--no-api] [--json]
                                                bring the lab up (idempotent; cleans a killed run).
@@ -147,9 +149,11 @@ async function main(argv: string[]): Promise<number> {
       return r.status ?? 1;
     }
     case "":
+      // No command: the main job (lab/main.ts) — lab up, stack configs, `pulumi up` per site, check table.
+      return (await import("./main")).main({ name: a.opts.name?.[0], fabric: a.opts.fabric?.[0] });
     case "help":
       console.log(USAGE);
-      return a.cmd ? 0 : 2;
+      return 0;
     default:
       throw new UsageError(`unknown command '${a.cmd}'`);
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job (`npm start`). Until the lab and the program land (issues 4 and 9) it is the engine smoke run:
-# the real Pulumi engine through preview, up, no-op up, update, drift and destroy of tests/e2e/smoke.
+# The main job (`npm start`): bring the lab up, write the lab stack configs, run the real engine
+# (`pulumi up`) for every site, print the fabric check table, leave the lab running (lab/main.ts).
+# `npm run lab -- down` removes the lab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec bash scripts/with-env.sh ts-node --transpile-only scripts/smoke.ts
+exec bash scripts/with-env.sh ts-node --transpile-only lab/cli.ts "$@"

@@ -1,0 +1,402 @@
+// The seed's checklist as code (DESIGN §1 [proof]), pure: what to probe, how to read the answers, which layer
+// is broken and why. The FabricCheck resource (check-ops.ts) only runs the probe scripts and calls these;
+// tests/unit/components-check.test.ts feeds them recorded answers.
+//
+// Layers, bottom up, and what each result means:
+//   underlay       WireGuard handshake per peer, and its age
+//   host           the sysctls that make the node a router (forwarding, rp_filter off, bridge netfilter)
+//   control-plane  a BGP EVPN session Established with every other node's tunnel address
+//   vxlan          every remote VTEP present in the FDB of the vnet's VXLAN devices
+//   overlay        sdntest → every remote sdntest (ICMP)
+//   snat           sdntest → an outside address through the exit node's SNAT
+//   mtu            a don't-fragment probe of exactly the overlay MTU passes, one byte more does not
+// A layer that fails makes every layer above it report "blocked by <layer>", so the diagnosis names the
+// lowest broken layer, not its symptoms.
+
+export type Layer = "underlay" | "host" | "control-plane" | "vxlan" | "overlay" | "snat" | "mtu";
+export type Status = "pass" | "fail" | "pending" | "skipped";
+
+export interface CheckResult {
+  /** Stable id, e.g. "underlay roz1->wro/wro1". */
+  id: string;
+  layer: Layer;
+  status: Status;
+  /** What was measured, e.g. "handshake 12 s ago". */
+  detail: string;
+  /** For a failure: the broken layer and its likely cause, with what to do. */
+  diagnosis?: string;
+}
+
+export interface CheckPeer {
+  site: string;
+  node: string;
+  tunnelAddress: string;
+  /** Known public key of the peer; undefined while its site has not published it. */
+  publicKey?: string;
+  /** Why checks against this peer cannot pass yet (bootstrap, ADR 003); undefined when ready. */
+  pending?: string;
+}
+
+export interface CheckHost {
+  node: string;
+  wgInterface: string;
+}
+
+export interface CheckTarget {
+  site: string;
+  /** Address without prefix; undefined while that site has not published one. */
+  address?: string;
+  pending?: string;
+}
+
+export interface CheckSpec {
+  site: string;
+  zone: string;
+  vnets: string[];
+  hosts: CheckHost[];
+  /** Every other node of the fabric (same site included), as this site expects it. */
+  peers: CheckPeer[];
+  sysctls: Record<string, string>;
+  handshakeMaxAgeSeconds: number;
+  overlayMtu: number;
+  /** Group name and rule keys left out of the config on purpose (named by the firewall diagnosis). */
+  firewall: { group: string; omitted: string[]; nftables: boolean };
+  sdntest?: { targets: CheckTarget[]; outside?: string };
+}
+
+// --- probes ------------------------------------------------------------------------------------------
+
+/** The read-only commands run on one host, in one SSH exec (providers/host/ssh.ts probeScript). */
+export function hostProbe(spec: CheckSpec, host: CheckHost): Record<string, string> {
+  const vrfNetns = `vrf_${spec.zone}`;
+  return {
+    now: "date +%s",
+    handshakes: `wg show ${host.wgInterface} latest-handshakes`,
+    sysctl: `sysctl ${Object.keys(spec.sysctls).join(" ")}`,
+    bgp: "vtysh -c 'show bgp l2vpn evpn summary json'",
+    // PVE keeps the VXLAN devices in the node (VRF device); a netns-VRF realisation moves them into
+    // vrf_<zone>: read both, the device names say which VXLAN an entry belongs to.
+    fdb: `bridge fdb show; ip netns exec ${vrfNetns} bridge fdb show 2>/dev/null; true`,
+  };
+}
+
+/** The commands run inside the sdntest VM; ping's exit code is the verdict. */
+export function vmProbe(spec: CheckSpec): Record<string, string> {
+  const out: Record<string, string> = {};
+  const t = spec.sdntest;
+  if (!t) return out;
+  const ready = t.targets.filter((x) => x.address && !x.pending);
+  for (const x of ready) out[`ping-${x.site}`] = `ping -n -c 2 -i 0.3 -W 2 ${x.address}`;
+  if (t.outside) out.outside = `ping -n -c 2 -i 0.3 -W 2 ${t.outside}`;
+  const m = ready[0];
+  if (m) {
+    // ICMP payload + 8 (ICMP) + 20 (IPv4) = the packet size on the vnet.
+    out["mtu-fit"] = `ping -n -M do -c 1 -W 2 -s ${spec.overlayMtu - 28} ${m.address}`;
+    out["mtu-over"] = `ping -n -M do -c 1 -W 2 -s ${spec.overlayMtu - 27} ${m.address}`;
+  }
+  return out;
+}
+
+// --- parsers -----------------------------------------------------------------------------------------
+
+/** `wg show <if> latest-handshakes`: public key → epoch seconds (0 = never). */
+export function parseHandshakes(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    const [key, t] = line.trim().split(/\s+/);
+    if (key && t !== undefined && /^\d+$/.test(t)) out[key] = Number(t);
+  }
+  return out;
+}
+
+/** `sysctl a b`: "a = 1" lines. */
+export function parseSysctls(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^\s*(\S+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** `show bgp l2vpn evpn summary json` → neighbour → state. FRR nests "peers" at the top or per AFI. */
+export function parseBgpPeers(text: string): Record<string, string> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  const out: Record<string, string> = {};
+  const visit = (o: unknown) => {
+    if (!o || typeof o !== "object") return;
+    const rec = o as Record<string, unknown>;
+    if (rec.peers && typeof rec.peers === "object") {
+      for (const [addr, p] of Object.entries(rec.peers as Record<string, { state?: string }>))
+        out[addr] = p?.state ?? "unknown";
+    }
+    for (const [k, v] of Object.entries(rec)) if (k !== "peers") visit(v);
+  };
+  visit(doc);
+  return out;
+}
+
+/** `bridge fdb show` → VTEP addresses per VXLAN device (vxlan_<vnet>, vrfvx_<zone>). */
+export function parseFdb(text: string): Record<string, string[]> {
+  const out: Record<string, Set<string>> = {};
+  for (const line of text.split("\n")) {
+    const dev = / dev (\S+)/.exec(line)?.[1];
+    const dst = / dst (\S+)/.exec(line)?.[1];
+    if (dev && dst) (out[dev] ??= new Set()).add(dst);
+  }
+  return Object.fromEntries(Object.entries(out).map(([d, s]) => [d, [...s].sort()]));
+}
+
+// --- evaluation --------------------------------------------------------------------------------------
+
+export interface HostAnswers {
+  node: string;
+  /** Undefined when the host could not be reached (the message says why). */
+  sections?: Record<string, { out: string; rc: number }>;
+  error?: string;
+}
+
+export interface VmAnswers {
+  sections?: Record<string, { out: string; rc: number }>;
+  error?: string;
+  /** No probe configured: the VM checks are skipped. */
+  none?: boolean;
+}
+
+const LAYERS: Layer[] = ["underlay", "host", "control-plane", "vxlan", "overlay", "snat", "mtu"];
+
+export function evaluate(spec: CheckSpec, hosts: HostAnswers[], vm: VmAnswers): CheckResult[] {
+  const results: CheckResult[] = [];
+  const add = (r: CheckResult) => results.push(r);
+
+  for (const h of hosts) {
+    const s = h.sections;
+    if (!s) {
+      add({
+        id: `underlay ${h.node}`,
+        layer: "underlay",
+        status: "fail",
+        detail: `host unreachable: ${h.error ?? "no answer"}`,
+      });
+      continue;
+    }
+    const now = Number(s.now?.out.trim() ?? 0);
+    const hs = parseHandshakes(s.handshakes?.out ?? "");
+    const bgp = parseBgpPeers(s.bgp?.out ?? "");
+    const fdb = parseFdb(s.fdb?.out ?? "");
+    const vteps = new Set(
+      Object.entries(fdb)
+        .filter(([dev]) => dev.startsWith("vxlan_") || dev.startsWith("vrfvx_"))
+        .flatMap(([, v]) => v),
+    );
+    const live = parseSysctls(s.sysctl?.out ?? "");
+    for (const [k, want] of Object.entries(spec.sysctls)) {
+      const got = live[k];
+      add({
+        id: `host ${h.node} ${k}`,
+        layer: "host",
+        status: got === want ? "pass" : "fail",
+        detail: got === undefined ? `missing, want ${want}` : `${got}${got === want ? "" : `, want ${want}`}`,
+      });
+    }
+    for (const p of spec.peers) {
+      if (p.site === spec.site && p.node === h.node) continue;
+      const who = `${h.node}->${p.site}/${p.node}`;
+      const pend = (layer: Layer, id: string) =>
+        add({ id, layer, status: "pending", detail: p.pending ?? "peer key not published yet" });
+      if (p.pending || !p.publicKey) {
+        pend("underlay", `underlay ${who}`);
+        pend("control-plane", `control-plane ${who}`);
+        pend("vxlan", `vxlan ${who}`);
+        continue;
+      }
+      const t = hs[p.publicKey];
+      const age = t && now ? now - t : undefined;
+      add({
+        id: `underlay ${who}`,
+        layer: "underlay",
+        status: age !== undefined && age <= spec.handshakeMaxAgeSeconds ? "pass" : "fail",
+        detail:
+          t === undefined
+            ? "peer not configured on the interface"
+            : t === 0
+              ? "no handshake yet"
+              : `handshake ${age} s ago (max ${spec.handshakeMaxAgeSeconds} s)`,
+      });
+      const st = bgp[p.tunnelAddress];
+      add({
+        id: `control-plane ${who}`,
+        layer: "control-plane",
+        status: st === "Established" ? "pass" : "fail",
+        detail: st ? `BGP ${p.tunnelAddress} ${st}` : `no BGP EVPN neighbour ${p.tunnelAddress}`,
+      });
+      add({
+        id: `vxlan ${who}`,
+        layer: "vxlan",
+        status: vteps.has(p.tunnelAddress) ? "pass" : "fail",
+        detail: vteps.has(p.tunnelAddress)
+          ? `VTEP ${p.tunnelAddress} in the FDB`
+          : `VTEP ${p.tunnelAddress} not in the FDB (${[...vteps].join(", ") || "no remote VTEPs"})`,
+      });
+    }
+  }
+
+  if (spec.sdntest) {
+    const t = spec.sdntest;
+    const sec = vm.sections;
+    const vmResult = (id: string, layer: Layer, key: string, what: string, invert = false) => {
+      if (vm.none) {
+        add({ id, layer, status: "skipped", detail: "no sdntest probe configured" });
+        return;
+      }
+      if (!sec) {
+        add({ id, layer, status: "fail", detail: `sdntest unreachable: ${vm.error ?? "?"}` });
+        return;
+      }
+      const r = sec[key];
+      const ok = r !== undefined && (invert ? r.rc !== 0 : r.rc === 0);
+      add({
+        id,
+        layer,
+        status: ok ? "pass" : "fail",
+        detail: `${what}: ${r ? summarisePing(r.out, r.rc) : "not run"}`,
+      });
+    };
+    for (const x of t.targets) {
+      if (!x.address || x.pending) {
+        add({
+          id: `overlay sdntest->${x.site}`,
+          layer: "overlay",
+          status: "pending",
+          detail: x.pending ?? `${x.site} has not published its sdntest address`,
+        });
+        continue;
+      }
+      vmResult(`overlay sdntest->${x.site}`, "overlay", `ping-${x.site}`, `ping ${x.address}`);
+    }
+    if (t.outside) vmResult("snat sdntest->outside", "snat", "outside", `ping ${t.outside}`);
+    const m = t.targets.find((x) => x.address && !x.pending);
+    if (m) {
+      vmResult("mtu fits", "mtu", "mtu-fit", `DF ${spec.overlayMtu} bytes to ${m.address}`);
+      vmResult("mtu +1 refused", "mtu", "mtu-over", `DF ${spec.overlayMtu + 1} bytes to ${m.address}`, true);
+    }
+  }
+  return diagnose(spec, results);
+}
+
+function summarisePing(out: string, rc: number): string {
+  const loss = /(\d+)% packet loss/.exec(out)?.[1];
+  const err =
+    /(message too long|mtu=\d+|Network is unreachable|Destination \S+ Unreachable|Frag needed[^\n]*)/i.exec(
+      out,
+    )?.[1];
+  return [rc === 0 ? "replied" : "no reply", loss ? `${loss}% loss` : "", err ?? ""]
+    .filter(Boolean)
+    .join(", ");
+}
+
+/** Attaches to every failure the broken layer and its likely cause (lowest failing layer first). */
+export function diagnose(spec: CheckSpec, results: CheckResult[]): CheckResult[] {
+  const failing = new Set(results.filter((r) => r.status === "fail").map((r) => r.layer));
+  const lowest = (below: Layer) => LAYERS.slice(0, LAYERS.indexOf(below)).find((l) => failing.has(l));
+  const fw = spec.firewall;
+  return results.map((r) => {
+    if (r.status !== "fail") return r;
+    const under = lowest(r.layer);
+    // Only the host layer is independent of the ones below it in the order above.
+    if (under && r.layer !== "host") {
+      return { ...r, diagnosis: `blocked by the ${under} layer (fix that first)` };
+    }
+    return { ...r, diagnosis: causeOf(r, spec, fw) };
+  });
+}
+
+function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"]): string {
+  switch (r.layer) {
+    case "underlay":
+      return r.detail.startsWith("host unreachable")
+        ? "underlay: the node does not answer SSH; check its address, host key and credentials"
+        : r.detail.includes("not configured")
+          ? "underlay: the peer is missing from the WireGuard interface; run `pulumi up` for this site"
+          : "underlay: WireGuard has no recent handshake; UDP to the peer's endpoint is blocked (firewall group " +
+            `rule wg-in, NAT, the endpoint's DNS name) or the peer has a different key for this node; compare \`wg show\` on both`;
+    case "host":
+      return (
+        `host: ${r.id.split(" ").at(-1)} is ${r.detail}; something reset it (the iptables firewall backend sets ` +
+        "rp_filter=2); `pulumi up` restores it, `firewall.nftables: true` stops the reset"
+      );
+    case "control-plane":
+      return (
+        "control-plane: the BGP EVPN session is not Established; TCP 179 over the tunnel is blocked (cluster rule " +
+        "bgp-in on the WireGuard interface), FRR/bgpd is not running, or the other site's controller does not list " +
+        "this node in its peers (run `pulumi up` there)"
+      );
+    case "vxlan":
+      return (
+        "vxlan: the remote VTEP is missing from the FDB although BGP is up; the SDN config was not applied on this " +
+        "node (SdnApply, per-node status), or the vnet's VNI differs between the sites"
+      );
+    case "overlay": {
+      const missing = fw.omitted.filter((k) => /^(fwd|vnet)-/.test(k));
+      const named = missing.length
+        ? `the FORWARD rule(s) ${missing.join(", ")} of security group ${fw.group} are left out of the config ` +
+          "(pve-fabric-site:firewall.omitRules); put them back"
+        : `the FORWARD rules of security group ${fw.group} (fwd-in/fwd-out: +sdn/<vnet>-all <-> the remote ` +
+          `subnets) are missing or disabled in PVE${fw.nftables ? "" : ", or the nftables backend is off (forward rules need it)"}`;
+      return (
+        `firewall: the tunnel, BGP and VXLAN are up but sdntest gets no answer across sites, so packets die in ` +
+        `forwarding: ${named}; otherwise the remote sdntest's own firewall, or ip_forward/rp_filter on an exit node`
+      );
+    }
+    case "snat":
+      return (
+        "snat: sdntest reaches the other site but not the outside: the subnet has snat off, the exit node's SNAT " +
+        "rule is missing (PVE adds it on apply), the FORWARD rule fwd-snat (vnet -> anywhere) is missing, or " +
+        "exitnodes-local-routing is on (conntrack trap)"
+      );
+    case "mtu":
+      return r.id === "mtu fits"
+        ? `mtu: a ${spec.overlayMtu}-byte packet does not fit: the underlay MTU is smaller than fabric.yaml says ` +
+            "(mtu.underlay), or something on the path adds overhead; lower mtu.underlay"
+        : `mtu: a ${spec.overlayMtu + 1}-byte DF packet got through, so the guest MTU exceeds the zone MTU ` +
+            "and large packets will be fragmented or dropped elsewhere; set the zone/vnet MTU (mtu.overlay)";
+  }
+  return r.detail;
+}
+
+export interface CheckSummary {
+  ok: boolean;
+  pass: number;
+  fail: number;
+  pending: number;
+  skipped: number;
+}
+
+export function summarise(results: CheckResult[]): CheckSummary {
+  const n = (s: Status) => results.filter((r) => r.status === s).length;
+  return {
+    ok: n("fail") === 0,
+    pass: n("pass"),
+    fail: n("fail"),
+    pending: n("pending"),
+    skipped: n("skipped"),
+  };
+}
+
+/** The readable table printed after `up` and in a failure's message. */
+export function formatTable(site: string, results: CheckResult[]): string {
+  const w = Math.max(8, ...results.map((r) => r.id.length));
+  const lines = [`fabric check: ${site}`, `${"check".padEnd(w)}  status   detail`];
+  for (const r of results) {
+    lines.push(`${r.id.padEnd(w)}  ${r.status.toUpperCase().padEnd(7)}  ${r.detail}`);
+    if (r.diagnosis) lines.push(`${"".padEnd(w)}  ${"".padEnd(7)}  -> ${r.diagnosis}`);
+  }
+  const s = summarise(results);
+  lines.push(`${s.pass} pass, ${s.fail} fail, ${s.pending} pending, ${s.skipped} skipped`);
+  return lines.join("\n");
+}

@@ -1,0 +1,36 @@
+// FabricCheck: the seed's checklist as a resource (components/check.ts is the logic, check-ops.ts the
+// provider). It depends on everything else of the site, so it runs after convergence; a failing layer fails
+// the update with the diagnosis. Connections are secret in state like every host resource's.
+import * as pulumi from "@pulumi/pulumi";
+import { hostProvider, type ConnectionArgs } from "../providers/host/resources";
+import type { CheckResult, CheckSpec, CheckSummary } from "./check";
+import type { CheckProps, Probe } from "./check-ops";
+
+// The provider methods load check-ops.ts at run time, in the same process-wide module cache as the host
+// resources, so the check shares their SSH pool (no extra handshakes).
+const provider = hostProvider("components/check-ops");
+
+export interface FabricCheckArgs {
+  spec: pulumi.Input<CheckSpec>;
+  connections: pulumi.Input<Record<string, pulumi.Input<ConnectionArgs>>>;
+  probe?: pulumi.Input<Probe>;
+  enforce: pulumi.Input<boolean>;
+}
+
+export class FabricCheck extends pulumi.dynamic.Resource {
+  declare readonly results: pulumi.Output<CheckResult[]>;
+  declare readonly summary: pulumi.Output<CheckSummary>;
+  declare readonly table: pulumi.Output<string>;
+  constructor(name: string, args: FabricCheckArgs, opts?: pulumi.CustomResourceOptions) {
+    const props: Partial<Record<keyof CheckProps | "summary" | "table", unknown>> = {
+      ...args,
+      results: undefined,
+      summary: undefined,
+      table: undefined,
+    };
+    super(provider, name, props, {
+      ...opts,
+      additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connections", "probe"],
+    });
+  }
+}

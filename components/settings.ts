@@ -1,0 +1,101 @@
+// Per-stack program settings that are not part of the fabric model (ADR 003): where the sdntest VM sits and
+// how the fabric check reaches it, which addresses must keep SSH/API through the cluster firewall, how strict
+// the check is. They live under their own config namespace, `pve-fabric-site:`, so the model's stack schema
+// (fabric/schema.ts, strict) stays the interface it is. Pure: index.ts passes the raw values in.
+import { z } from "zod";
+import type { Problem } from "../fabric";
+import { parseCidr, parseIPv4 } from "../fabric/net";
+
+export const SITE_NAMESPACE = "pve-fabric-site";
+
+const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, { error: "must be an IPv4 address" });
+const addressOrCidr = z.string().refine((s) => parseIPv4(s) !== undefined || parseCidr(s) !== undefined, {
+  error: "must be an IPv4 address or CIDR",
+});
+
+/** How the fabric check runs commands inside the sdntest VM. */
+const ProbeSchema = z.union([
+  // The lab: the VM stand-in is a network namespace on the machine that runs `pulumi up`.
+  z.strictObject({ netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "must be a netns name" }) }),
+  // A real VM: SSH to its management NIC (eth1 on vmbr0), host key pinned.
+  z.strictObject({
+    ssh: z.strictObject({
+      host: z.string().min(1),
+      port: z.int().min(1).max(65535).default(22),
+      user: z.string().default("root"),
+      hostKey: z.string().min(1),
+      privateKeyEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be an environment variable name" }),
+    }),
+  }),
+]);
+
+export const SiteSettingsSchema = z.strictObject({
+  /** How another site's stack is named for a StackReference; {site} is replaced. Default <org>/<project>/{site}. */
+  stackReference: z
+    .string()
+    .regex(/\{site\}/, { error: "must contain {site}, e.g. acme/pve-fabric/{site}" })
+    .optional(),
+  /** Where SSH (22) and the API (8006) are reached from: kept open by a cluster IN rule and the preflight. */
+  operatorSources: z.array(addressOrCidr).default([]),
+  sdntest: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      vmid: z.int().min(100).max(999999999).default(123),
+      /** Default: the site's first exit node (else its first node). */
+      node: z.string().optional(),
+      /** On the vnet, with prefix. Default: the subnet's gateway + 10 (10.1.1.1 → 10.1.1.11/24). */
+      address: z.string().optional(),
+      mgmtBridge: z.string().default("vmbr0"),
+      mgmtAddress: z.string().default("dhcp"),
+      memory: z.int().min(16).default(512),
+      cores: z.int().min(1).default(1),
+      disk: z.string().optional(),
+      cloudInitStorage: z.string().optional(),
+      probe: ProbeSchema.optional(),
+    })
+    .prefault({}),
+  check: z
+    .strictObject({
+      /** false: record the results but never fail the update (bringing up a cluster by steps). */
+      enforce: z.boolean().default(true),
+      /** A handshake older than this counts as down (WireGuard re-handshakes every 2 minutes under traffic). */
+      handshakeMaxAgeSeconds: z.int().min(1).default(180),
+      /** An address outside the fabric the sdntest must reach through SNAT. */
+      outside: ipv4.optional(),
+    })
+    .prefault({}),
+  firewall: z
+    .strictObject({
+      /** Fabric rule keys to leave out (e.g. to watch the check diagnose a missing FORWARD rule). */
+      omitRules: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+});
+
+export type SiteSettings = z.infer<typeof SiteSettingsSchema>;
+
+/** Parses `pve-fabric-site:` values (namespace stripped); problems name the full key, value, rule and fix. */
+export function parseSiteSettings(
+  raw: Readonly<Record<string, unknown>>,
+): { ok: true; settings: SiteSettings } | { ok: false; problems: Problem[] } {
+  const r = SiteSettingsSchema.safeParse(raw);
+  if (r.success) return { ok: true, settings: r.data };
+  return {
+    ok: false,
+    problems: r.error.issues.map((i) => {
+      const path = `${SITE_NAMESPACE}:${i.path.map(String).join(".")}`;
+      const value = i.path.reduce<unknown>(
+        (o, k) => (o && typeof o === "object" ? (o as Record<PropertyKey, unknown>)[k] : undefined),
+        raw,
+      );
+      return {
+        path,
+        value,
+        rule: i.message,
+        fix: `set it with \`pulumi config set --path '${path}' <value>\` (keys: docs/guide.md)`,
+      };
+    }),
+  };
+}

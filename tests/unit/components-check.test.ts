@@ -1,0 +1,192 @@
+// The fabric check's logic (components/check.ts), exact: parsing what wg, sysctl, FRR and bridge print,
+// verdicts per layer, and diagnoses that name the lowest broken layer and its likely cause.
+import assert from "node:assert/strict";
+import {
+  evaluate,
+  formatTable,
+  hostProbe,
+  parseBgpPeers,
+  parseFdb,
+  parseHandshakes,
+  vmProbe,
+  type CheckSpec,
+  type HostAnswers,
+} from "../../components/check";
+
+const WRO_KEY = "wroKEYwroKEYwroKEYwroKEYwroKEYwroKEYwroKEY0=";
+const OTHER = "otherKEYotherKEYotherKEYotherKEYotherKEYoth=";
+
+function spec(over: Partial<CheckSpec> = {}): CheckSpec {
+  return {
+    site: "roz",
+    zone: "crossite",
+    vnets: ["crossvnt"],
+    hosts: [{ node: "pve1", wgInterface: "wg0" }],
+    peers: [{ site: "wro", node: "pve-wro", tunnelAddress: "10.2.0.1", publicKey: WRO_KEY }],
+    sysctls: { "net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0" },
+    handshakeMaxAgeSeconds: 180,
+    overlayMtu: 1370,
+    firewall: { group: "fabric-crossite", omitted: [], nftables: true },
+    sdntest: { targets: [{ site: "wro", address: "10.2.1.11" }], outside: "198.18.0.1" },
+    ...over,
+  };
+}
+
+const ok = (out = "") => ({ out, rc: 0 });
+const BGP_UP = JSON.stringify({ routerId: "10.1.0.1", peers: { "10.2.0.1": { state: "Established" } } });
+const FDB =
+  "00:00:00:00:00:00 dev vxlan_crossvnt dst 10.2.0.1 self permanent\n" +
+  "5a:79:4c:67:95:29 dev vrfvx_crossite dst 10.2.0.1 self extern_learn\n" +
+  "4a:12:3f:7c:78:21 dev vmbr0 master vmbr0 permanent";
+
+function healthyHost(over: Record<string, { out: string; rc: number }> = {}): HostAnswers {
+  return {
+    node: "pve1",
+    sections: {
+      now: ok("1000"),
+      handshakes: ok(`${WRO_KEY}\t990\n`),
+      sysctl: ok("net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 0"),
+      bgp: ok(BGP_UP),
+      fdb: ok(FDB),
+      ...over,
+    },
+  };
+}
+const PING_OK = ok("2 packets transmitted, 2 received, 0% packet loss");
+const PING_LOST = { out: "2 packets transmitted, 0 received, 100% packet loss", rc: 1 };
+const healthyVm = () => ({
+  sections: { "ping-wro": PING_OK, outside: PING_OK, "mtu-fit": PING_OK, "mtu-over": PING_LOST },
+});
+
+const statuses = (rs: { id: string; status: string }[]) =>
+  Object.fromEntries(rs.map((r) => [r.id, r.status]));
+
+describe("fabric check", () => {
+  it("parses wg latest-handshakes, FRR's EVPN summary (top-level or per-AFI peers) and the FDB", () => {
+    assert.deepEqual(parseHandshakes(`${WRO_KEY}\t1732600000\n${OTHER}\t0\n`), {
+      [WRO_KEY]: 1732600000,
+      [OTHER]: 0,
+    });
+    assert.deepEqual(parseBgpPeers(BGP_UP), { "10.2.0.1": "Established" });
+    assert.deepEqual(
+      parseBgpPeers(JSON.stringify({ l2VpnEvpn: { peers: { "10.3.0.1": { state: "Active" } } } })),
+      {
+        "10.3.0.1": "Active",
+      },
+    );
+    assert.deepEqual(parseBgpPeers("% BGP instance not found"), {});
+    assert.deepEqual(parseFdb(FDB), { vxlan_crossvnt: ["10.2.0.1"], vrfvx_crossite: ["10.2.0.1"] });
+  });
+
+  it("probes the VM with a DF ping of exactly the overlay MTU (payload 1342) and one byte more", () => {
+    const p = vmProbe(spec());
+    assert.equal(p["mtu-fit"], "ping -n -M do -c 1 -W 2 -s 1342 10.2.1.11");
+    assert.equal(p["mtu-over"], "ping -n -M do -c 1 -W 2 -s 1343 10.2.1.11");
+    assert.deepEqual(Object.keys(p), ["ping-wro", "outside", "mtu-fit", "mtu-over"]);
+    assert.equal(hostProbe(spec(), spec().hosts[0]).handshakes, "wg show wg0 latest-handshakes");
+  });
+
+  it("passes every layer of a healthy site", () => {
+    const rs = evaluate(spec(), [healthyHost()], healthyVm());
+    assert.deepEqual(statuses(rs), {
+      "host pve1 net.ipv4.ip_forward": "pass",
+      "host pve1 net.ipv4.conf.all.rp_filter": "pass",
+      "underlay pve1->wro/pve-wro": "pass",
+      "control-plane pve1->wro/pve-wro": "pass",
+      "vxlan pve1->wro/pve-wro": "pass",
+      "overlay sdntest->wro": "pass",
+      "snat sdntest->outside": "pass",
+      "mtu fits": "pass",
+      "mtu +1 refused": "pass",
+    });
+    assert.equal(rs.find((r) => r.id.startsWith("underlay"))!.detail, "handshake 10 s ago (max 180 s)");
+    assert.ok(rs.every((r) => r.diagnosis === undefined));
+  });
+
+  it("fails an old handshake, and every layer above it is 'blocked by the underlay layer'", () => {
+    const rs = evaluate(
+      spec(),
+      [healthyHost({ handshakes: ok(`${WRO_KEY}\t700\n`), bgp: ok("{}"), fdb: ok("") })],
+      { sections: { "ping-wro": PING_LOST, outside: PING_OK, "mtu-fit": PING_LOST, "mtu-over": PING_LOST } },
+    );
+    const hs = rs.find((r) => r.id === "underlay pve1->wro/pve-wro")!;
+    assert.equal(hs.status, "fail");
+    assert.equal(hs.detail, "handshake 300 s ago (max 180 s)");
+    assert.match(
+      hs.diagnosis!,
+      /^underlay: WireGuard has no recent handshake; UDP to the peer's endpoint is blocked/,
+    );
+    assert.equal(
+      rs.find((r) => r.id.startsWith("control-plane"))!.diagnosis,
+      "blocked by the underlay layer (fix that first)",
+    );
+    assert.equal(
+      rs.find((r) => r.id === "overlay sdntest->wro")!.diagnosis,
+      "blocked by the underlay layer (fix that first)",
+    );
+  });
+
+  it("names the firewall layer and the left-out FORWARD rule when only the cross-site ping fails", () => {
+    const s = spec({ firewall: { group: "fabric-crossite", omitted: ["fwd-in"], nftables: true } });
+    const rs = evaluate(s, [healthyHost()], {
+      sections: { "ping-wro": PING_LOST, outside: PING_OK, "mtu-fit": PING_LOST, "mtu-over": PING_LOST },
+    });
+    const ping = rs.find((r) => r.id === "overlay sdntest->wro")!;
+    assert.equal(ping.status, "fail");
+    assert.match(
+      ping.diagnosis!,
+      /^firewall: the tunnel, BGP and VXLAN are up but sdntest gets no answer across sites/,
+    );
+    assert.match(
+      ping.diagnosis!,
+      /the FORWARD rule\(s\) fwd-in of security group fabric-crossite are left out/,
+    );
+    assert.equal(
+      rs.find((r) => r.id === "mtu fits")!.diagnosis,
+      "blocked by the overlay layer (fix that first)",
+    );
+  });
+
+  it("diagnoses rp_filter=2 as the host layer, whatever else passes", () => {
+    const rs = evaluate(
+      spec(),
+      [healthyHost({ sysctl: ok("net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 2") })],
+      healthyVm(),
+    );
+    const r = rs.find((x) => x.id === "host pve1 net.ipv4.conf.all.rp_filter")!;
+    assert.deepEqual([r.status, r.detail], ["fail", "2, want 0"]);
+    assert.match(r.diagnosis!, /^host: net.ipv4.conf.all.rp_filter is 2, want 0; something reset it/);
+  });
+
+  it("reports a bootstrap peer as pending (not failed) and says which up resolves it", () => {
+    const pending = "wro has not published pve-wro's WireGuard key: run `pulumi up -s wro`, then again here";
+    const s = spec({
+      peers: [{ site: "wro", node: "pve-wro", tunnelAddress: "10.2.0.1", pending }],
+      sdntest: { targets: [{ site: "wro", pending }], outside: "198.18.0.1" },
+    });
+    const rs = evaluate(s, [healthyHost()], { sections: { outside: PING_OK } });
+    assert.deepEqual(
+      rs.filter((r) => r.status === "pending").map((r) => r.id),
+      [
+        "underlay pve1->wro/pve-wro",
+        "control-plane pve1->wro/pve-wro",
+        "vxlan pve1->wro/pve-wro",
+        "overlay sdntest->wro",
+      ],
+    );
+    assert.ok(rs.every((r) => r.status !== "fail"));
+    assert.match(
+      formatTable("roz", rs),
+      /7 pass, 0 fail, 4 pending, 0 skipped|3 pass, 0 fail, 4 pending, 0 skipped/,
+    );
+  });
+
+  it("fails an unreachable host with the SSH error as the underlay diagnosis", () => {
+    const rs = evaluate(spec({ sdntest: undefined }), [{ node: "pve1", error: "connect ECONNREFUSED" }], {});
+    assert.deepEqual(
+      rs.map((r) => [r.id, r.status, r.detail]),
+      [["underlay pve1", "fail", "host unreachable: connect ECONNREFUSED"]],
+    );
+    assert.match(rs[0].diagnosis!, /^underlay: the node does not answer SSH/);
+  });
+});
