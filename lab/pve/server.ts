@@ -46,6 +46,11 @@ export interface EmulatorOptions {
   /** PVE delays every 401 by 3 s (pve-http-server); tests may shorten it. */
   authFailureDelayMs?: number;
   realize?: Realize;
+  /**
+   * Firewall seam (issue 5, lab/fw): called after every successful write under a `…/firewall` path, i.e.
+   * whenever the firewall config changes (PVE's daemons pick such changes up within 5–10 s, no apply).
+   */
+  firewallChanged?: () => void;
   vmBackend?: VmBackend;
   /** Address used when generating the certificate's subjectAltName. */
   certHost?: string;
@@ -333,6 +338,7 @@ export class Emulator {
         if (!this.isOnline(params.node)) throw new PveError(595, `No route to host\n`, undefined, true);
       }
       const data = await route.handler({ emu: this, params, user, isToken });
+      if (method !== "GET" && /\/firewall(\/|$)/.test(rel)) this.options.firewallChanged?.();
       send(200, "OK", { data: data === undefined ? null : data });
     } catch (e) {
       if (e instanceof PveError) return fail(e);
