@@ -3,9 +3,10 @@
 //     --state-dir /run/lab/roz/pve --nodes pve1[=ip][,pve2[=ip]] --pve-version 9.1 --token-file tok.json
 // Prints `ready` once listening (cert.pem and fingerprint are written before that).
 import * as fs from "node:fs";
-import { labRealizer, type LabRealiseConfig } from "../realize/realize";
+import { FirewallRealizer, reportOnNode, scriptRunner } from "../fw/realize";
+import { execOn, labRealizer, targetOf, type LabRealiseConfig } from "../realize/realize";
 import { labVmBackend, type LabVmConfig } from "../realize/vm";
-import { createEmulator, type NodeSpec, type PveVersion } from "./server";
+import { createEmulator, type NodeSpec, type PveVersion, type RunningEmulator } from "./server";
 
 function usage(msg: string): never {
   process.stderr.write(
@@ -46,8 +47,26 @@ async function main(): Promise<void> {
   // In a lab (lab/lab.ts passes --lab-config): apply realises SDN on the site's hosts, VMs are the
   // site's VM stand-in (lab/realize/).
   const lab = a["lab-config"]
-    ? (JSON.parse(fs.readFileSync(a["lab-config"], "utf8")) as { realise: LabRealiseConfig; vm: LabVmConfig })
+    ? (JSON.parse(fs.readFileSync(a["lab-config"], "utf8")) as {
+        realise: LabRealiseConfig;
+        vm: LabVmConfig;
+        firewall?: { management?: string[] };
+      })
     : undefined;
+  // Firewall realisation (lab/fw), in a lab only (never on the machine's own namespace): every firewall write
+  // and lab start compile each node's ruleset and load it with nft; a node's ruleset is reloaded after its
+  // SDN reload too (the +sdn ipsets follow the running config), and a failure there fails that node's reload.
+  const ref: { emu?: RunningEmulator } = {};
+  const fw = lab
+    ? new FirewallRealizer({
+        source: () => ref.emu!.emulator,
+        runner: scriptRunner((node, script) => execOn(targetOf(lab.realise, node), script)),
+        extraManagement: lab.firewall?.management,
+        onResult: (node, error) => ref.emu && reportOnNode(ref.emu.emulator, node, error),
+        log: (l) => process.stderr.write(`${l}\n`),
+      })
+    : undefined;
+  const sdn = lab ? labRealizer(lab.realise, (l) => process.stderr.write(`realise: ${l}\n`)) : undefined;
   const emu = await createEmulator({
     site: a.site,
     stateDir: a["state-dir"],
@@ -57,14 +76,21 @@ async function main(): Promise<void> {
     rootPassword,
     host,
     port,
-    ...(lab
+    ...(lab && sdn && fw
       ? {
-          realize: labRealizer(lab.realise, (l) => process.stderr.write(`realise: ${l}\n`)),
+          realize: async (node: string, config: Parameters<typeof sdn>[1]) => {
+            await sdn(node, config);
+            await fw.applyNode(node);
+          },
+          firewallChanged: () => fw.changed(),
           vmBackend: labVmBackend(lab.vm),
         }
       : {}),
   });
+  ref.emu = emu;
+  fw?.changed();
   const stop = () => {
+    fw?.stop();
     void emu.close().then(() => process.exit(0));
   };
   process.on("SIGTERM", stop);
