@@ -434,10 +434,10 @@ export function nodeRoutes(): Route[] {
   // Deviation: options change in the stored config at once, also on a running VM (no pending section, no
   // hotplug): the VM backend sees them at the next start.
   const configSchema = (): Schema => {
-    const { vmid: _v, start: _s, ...options } = qemuCreateSchema();
+    const options = qemuCreateSchema();
+    delete options.start; // create-only
     return {
       ...options,
-      vmid: vmidSpec,
       digest: optStr({ maxLength: 40 }),
       delete: optStr(),
       revert: optStr(),

@@ -156,12 +156,12 @@ describe("emulator faults and persistence", () => {
       );
       const before = await v.ok<Obj>("GET", "/nodes/pve1/qemu/124/config");
       assert.equal(
-        await v.ok("PUT", "/nodes/pve1/qemu/124/config", { memory: 1024, digest: before.digest }),
+        await v.ok("PUT", "/nodes/pve1/qemu/124/config", { memory: 1024, digest: String(before.digest) }),
         null,
       );
       const stale = await v.call("PUT", "/nodes/pve1/qemu/124/config", {
         memory: 2048,
-        digest: before.digest,
+        digest: String(before.digest),
       });
       assert.equal(stale.status, 500);
       assert.equal(
