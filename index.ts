@@ -170,3 +170,5 @@ export const checks = pulumi
   .all([fabricSite.checkSummary, fabricSite.checkResults])
   .apply(([summary, results]) => ({ ...summary, results }));
 export const checkTable = fabricSite.check.table;
+// The readable table in the engine's output after every update (the failing case is in the error itself).
+checkTable.apply((t) => pulumi.log.info(`\n${t}`));

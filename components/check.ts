@@ -40,6 +40,8 @@ export interface CheckPeer {
 export interface CheckHost {
   node: string;
   wgInterface: string;
+  /** This node's tunnel address: every VXLAN's local address must be it. */
+  tunnelAddress: string;
 }
 
 export interface CheckTarget {
@@ -77,6 +79,7 @@ export function hostProbe(spec: CheckSpec, host: CheckHost): Record<string, stri
     // PVE keeps the VXLAN devices in the node (VRF device); a netns-VRF realisation moves them into
     // vrf_<zone>: read both, the device names say which VXLAN an entry belongs to.
     fdb: `bridge fdb show; ip netns exec ${vrfNetns} bridge fdb show 2>/dev/null; true`,
+    vteps: `ip -d -o link show type vxlan; ip netns exec ${vrfNetns} ip -d -o link show type vxlan 2>/dev/null; true`,
   };
 }
 
@@ -152,6 +155,17 @@ export function parseFdb(text: string): Record<string, string[]> {
   return Object.fromEntries(Object.entries(out).map(([d, s]) => [d, [...s].sort()]));
 }
 
+/** `ip -d -o link show type vxlan` → device → its local (VTEP) address. */
+export function parseVxlanLocal(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const dev = /^\d+:\s+([^:@\s]+)/.exec(line)?.[1];
+    const local = / local (\S+)/.exec(line)?.[1];
+    if (dev && local) out[dev] = local;
+  }
+  return out;
+}
+
 // --- evaluation --------------------------------------------------------------------------------------
 
 export interface HostAnswers {
@@ -172,6 +186,7 @@ const LAYERS: Layer[] = ["underlay", "host", "control-plane", "vxlan", "overlay"
 
 export function evaluate(spec: CheckSpec, hosts: HostAnswers[], vm: VmAnswers): CheckResult[] {
   const results: CheckResult[] = [];
+  const host = (node: string) => spec.hosts.find((x) => x.node === node);
   const add = (r: CheckResult) => results.push(r);
 
   for (const h of hosts) {
@@ -193,6 +208,9 @@ export function evaluate(spec: CheckSpec, hosts: HostAnswers[], vm: VmAnswers): 
       Object.entries(fdb)
         .filter(([dev]) => dev.startsWith("vxlan_") || dev.startsWith("vrfvx_"))
         .flatMap(([, v]) => v),
+    );
+    const wrongLocal = Object.entries(parseVxlanLocal(s.vteps?.out ?? "")).filter(
+      ([, local]) => local !== host(h.node)?.tunnelAddress,
     );
     const live = parseSysctls(s.sysctl?.out ?? "");
     for (const [k, want] of Object.entries(spec.sysctls)) {
@@ -241,7 +259,10 @@ export function evaluate(spec: CheckSpec, hosts: HostAnswers[], vm: VmAnswers): 
         status: vteps.has(p.tunnelAddress) ? "pass" : "fail",
         detail: vteps.has(p.tunnelAddress)
           ? `VTEP ${p.tunnelAddress} in the FDB`
-          : `VTEP ${p.tunnelAddress} not in the FDB (${[...vteps].join(", ") || "no remote VTEPs"})`,
+          : `VTEP ${p.tunnelAddress} not in the FDB (${[...vteps].join(", ") || "no remote VTEPs"})` +
+            (wrongLocal.length
+              ? `; local VTEP ${wrongLocal.map(([d, l]) => `${d}=${l}`).join(", ")} is not the tunnel address`
+              : ""),
       });
     }
   }
@@ -337,6 +358,12 @@ function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"]): st
         "this node in its peers (run `pulumi up` there)"
       );
     case "vxlan":
+      if (r.detail.includes("is not the tunnel address"))
+        return (
+          "vxlan: this node's VXLAN devices use the uplink address, not the tunnel address, as their VTEP: the SDN " +
+          "config was applied before the WireGuard interface had its address; re-apply SDN (PVE: Datacenter > SDN > " +
+          "Apply, or `pulumi up` after changing the zone) and the VTEPs follow"
+        );
       return (
         "vxlan: the remote VTEP is missing from the FDB although BGP is up; the SDN config was not applied on this " +
         "node (SdnApply, per-node status), or the vnet's VNI differs between the sites"

@@ -9,6 +9,13 @@ import type { OverlayPlan } from "./plan";
 export interface OverlayArgs {
   api: ApiArgs;
   plan: OverlayPlan;
+  /**
+   * What must be up on the nodes before the apply: the WireGuard interfaces. PVE picks each VXLAN's local
+   * tunnel IP on apply, as the node's address among the controller peers; applied before wg0 has the tunnel
+   * address, every VXLAN gets the uplink address instead (found in the lab: VTEP 198.18.1.10, no remote
+   * VTEPs), and nothing re-applies it later because the SDN config did not change.
+   */
+  applyAfter?: pulumi.Input<pulumi.Resource>[];
 }
 
 export class Overlay extends pulumi.ComponentResource {
@@ -84,7 +91,7 @@ export class Overlay extends pulumi.ComponentResource {
         owned,
         zones,
       },
-      { parent: this, dependsOn: objects },
+      { parent: this, dependsOn: [...objects, ...(args.applyAfter ?? [])] },
     );
     this.nodeStatus = this.apply.liveNodeStatus;
     this.registerOutputs({ nodeStatus: this.nodeStatus });

@@ -329,7 +329,11 @@ export function checkSpecFor(
     site,
     zone: derived.names.zone,
     vnets: [...derived.names.vnets],
-    hosts: plan.hosts.map((h) => ({ node: h.node, wgInterface: h.wireguard.interface })),
+    hosts: plan.hosts.map((h) => ({
+      node: h.node,
+      wgInterface: h.wireguard.interface,
+      tunnelAddress: h.tunnelAddress,
+    })),
     peers,
     sysctls: { ...SYSCTLS },
     handshakeMaxAgeSeconds: settings.check.handshakeMaxAgeSeconds,

@@ -61,7 +61,11 @@ export class Site extends pulumi.ComponentResource {
       },
       c,
     );
-    this.overlay = new Overlay(`${name}-sdn`, { api: args.api, plan: plan.overlay }, c);
+    this.overlay = new Overlay(
+      `${name}-sdn`,
+      { api: args.api, plan: plan.overlay, applyAfter: [this.underlay, ...Object.values(this.hostPrep)] },
+      c,
+    );
     this.firewall = new Firewall(
       `${name}-fw`,
       { api: args.api, plan: plan.firewall, sdnApplied: this.overlay.apply },

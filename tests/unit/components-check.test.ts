@@ -21,7 +21,7 @@ function spec(over: Partial<CheckSpec> = {}): CheckSpec {
     site: "roz",
     zone: "crossite",
     vnets: ["crossvnt"],
-    hosts: [{ node: "pve1", wgInterface: "wg0" }],
+    hosts: [{ node: "pve1", wgInterface: "wg0", tunnelAddress: "10.1.0.1" }],
     peers: [{ site: "wro", node: "pve-wro", tunnelAddress: "10.2.0.1", publicKey: WRO_KEY }],
     sysctls: { "net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0" },
     handshakeMaxAgeSeconds: 180,
@@ -188,5 +188,22 @@ describe("fabric check", () => {
       [["underlay pve1", "fail", "host unreachable: connect ECONNREFUSED"]],
     );
     assert.match(rs[0].diagnosis!, /^underlay: the node does not answer SSH/);
+  });
+});
+
+describe("fabric check: VTEP address", () => {
+  it("names an SDN apply that ran before the tunnel address existed (VXLAN local = the uplink address)", () => {
+    const wrong =
+      "8: vxlan_crossvnt@if8: <BROADCAST> mtu 1370 \\    link/ether a6:18:11:2c:3e:a4 \\    vxlan id 100000 local 198.18.1.10 srcport 0 0 dstport 4789";
+    const rs = evaluate(spec({ sdntest: undefined }), [healthyHost({ fdb: ok(""), vteps: ok(wrong) })], {});
+    const v = rs.find((r) => r.id === "vxlan pve1->wro/pve-wro")!;
+    assert.equal(
+      v.detail,
+      "VTEP 10.2.0.1 not in the FDB (no remote VTEPs); local VTEP vxlan_crossvnt=198.18.1.10 is not the tunnel address",
+    );
+    assert.match(
+      v.diagnosis!,
+      /^vxlan: this node's VXLAN devices use the uplink address, not the tunnel address/,
+    );
   });
 });

@@ -176,7 +176,7 @@ describe("site plan", () => {
       outside: "198.18.0.1",
     });
     assert.equal(done.overlayMtu, 1370);
-    assert.deepEqual(done.hosts, [{ node: "pve1", wgInterface: "wg0" }]);
+    assert.deepEqual(done.hosts, [{ node: "pve1", wgInterface: "wg0", tunnelAddress: "10.1.0.1" }]);
   });
 
   it("refuses bad site settings naming the key, the value and the rule", () => {
