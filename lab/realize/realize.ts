@@ -92,9 +92,17 @@ export interface RealiseReport {
 
 /** Brings one node to `running`. Throws RealiseFailure naming the node, the step and the output. */
 export async function realiseNode(t: NodeTarget, running: RunningConfig): Promise<RealiseReport> {
+  // One line, like a PVE task's exit status: the step, then ifupdown2's `error:` lines (else the tail).
   const fail = (step: string, out: string): never => {
-    const tail = out.trim().split("\n").slice(-12).join("\n");
-    throw new RealiseFailure(`Unable to realise SDN on node '${t.name}': ${step}${tail ? `:\n${tail}` : ""}`);
+    const lines = out
+      .trim()
+      .split("\n")
+      .filter((l) => l.trim());
+    const errors = lines.filter((l) => /^error:/.test(l));
+    const why = (errors.length ? errors : lines.slice(-3)).join(" | ");
+    throw new RealiseFailure(
+      `Unable to realise SDN on node '${t.name}': ${step} failed${why ? `: ${why}` : ""}`,
+    );
   };
   // 1. What PVE reads from the node while generating: the interfaces file, the old sdn file, routes, MACs.
   const targets = routeTargets(running);
@@ -148,7 +156,8 @@ export async function realiseNode(t: NodeTarget, running: RunningConfig): Promis
       `${ifreload} 2>&1`,
     ].join("\n"),
   );
-  if (write.code !== 0) fail(`writing the files / ${ifreload}`, write.stdout + write.stderr);
+  if (write.code !== 0)
+    fail("writing the files and `ifreload -a` (generated stanzas excluded)", write.stdout + write.stderr);
 
   // 4. The kernel: the translated script (idempotent).
   const kernel = await execOn(t, tr.script);

@@ -65,6 +65,8 @@ export const linkVrf = (vrf: string) => vrf.replace(/^vrf_/, "lvrp_"); // its pe
 
 export class RealiseError extends Error {}
 
+const NO_DEFAULT = "LAB_EXIT_NO_EVPN_DEFAULT";
+
 export interface Translation {
   /** POSIX sh, run as root inside the node (its net and mount namespaces); idempotent. */
   script: string;
@@ -303,14 +305,14 @@ export function translate(input: TranslateInput): Translation {
     const keep = ["lo", linkVrf(z), ...(wanted.get(z) ?? [])].join(" ");
     say(
       `for d in $(ip -n ${z} -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do`,
-      `  case ${q(` ${keep} `)} in *" $d "*) ;; *) case "$d" in tap*) ip -n ${z} link set "$d" nomaster ;; *) ip -n ${z} link del "$d" ;; esac ;; esac`,
+      `  case ${q(` ${keep} `)} in *" $d "*) ;; *) case "$d" in tap*) ;; *) ip -n ${z} link del "$d" ;; esac ;; esac`,
       "done",
     );
   }
   const vethsHere = [...ifaces.values()].filter((i) => i.kind === "veth").map((i) => i.st.name);
   say(
     `for d in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^(xvrf_|xvrfp_|vxlan_|vrfvx_)' || true); do`,
-    `  case ${q(` ${[...vethsHere, ...(wanted.get("-") ?? [])].join(" ")} `)} in *" $d "*) ;; *) ip link del "$d" 2>/dev/null || true ;; esac`,
+    `  case ${q(` ${[...vethsHere, ...(wanted.get("-") ?? [])].join(" ")} `)} in *" $d "*) ;; *) while ip rule del iif "$d" 2>/dev/null; do :; done; ip link del "$d" 2>/dev/null || true ;; esac`,
     "done",
   );
 
@@ -346,10 +348,16 @@ export function network(cidr: string): string {
  *   (lab-experiment.md §8 gotcha 2).
  * - `import vrf X` is removed (a netns VRF's routes cannot be leaked into another namespace's kernel table);
  *   the realise script installs the equivalent kernel routes.
+ * - On exit nodes, the default-route deny of MAP_VTEP_IN (a no-op on 8.4 for type-5 routes) is enforced by
+ *   a zebra route-map on the zone VRF.
  */
 export function translateFrr(text: string): { text: string; importedVrfs: string[] } {
   const out: string[] = [];
   const imported: string[] = [];
+  // PVE denies every default route learned from a VTEP on (primary) exit nodes (reference §2.2).
+  const denyDefault = /^route-map MAP_VTEP_IN deny \d+\n match ip address prefix-list only_default$/m.test(
+    text,
+  );
   for (const line of text.split("\n")) {
     const vrf = /^vrf (\S+)$/.exec(line);
     const imp = /^(\s*)import vrf (\S+)$/.exec(line);
@@ -360,17 +368,40 @@ export function translateFrr(text: string): { text: string; importedVrfs: string
       );
       continue;
     }
-    // FRR 8.4 never matches an EVPN type-5 route with `match ip(v6) address prefix-list` (measured: the
-    // clause is invoked 0 times, the remote site's default is accepted); FRR 10 does. PVE's only_default
-    // lists hold exactly the default route, which 8.4 can match with `match evpn default-route`.
-    const pl = /^(\s*)match ipv?6? ?address prefix-list (only_default|only_default_v6)$/.exec(line);
-    if (pl) {
-      out.push(`${pl[1]}! lab: FRR 8.4 cannot match type-5 routes by prefix-list: '${line.trim()}' ->`);
-      out.push(`${pl[1]}match evpn default-route`);
-      continue;
-    }
     out.push(line);
-    if (vrf) out.push(` netns /run/netns/${vrf[1]}`);
+    if (vrf) {
+      out.push(` netns /run/netns/${vrf[1]}`);
+      if (denyDefault)
+        out.push(
+          " ! lab: MAP_VTEP_IN's default-route deny, enforced where FRR 8.4 can (lab/README.md)",
+          ` ip protocol bgp route-map ${NO_DEFAULT}`,
+          ` ipv6 protocol bgp route-map ${NO_DEFAULT}6`,
+        );
+    }
+  }
+  if (denyDefault) {
+    const at = out.lastIndexOf("line vty");
+    out.splice(
+      at < 0 ? out.length : at,
+      0,
+      "! lab: FRR 8.4 never matches an EVPN type-5 route with `match ip(v6) address prefix-list` (measured:",
+      "! the remote exit's default is accepted), so the exit node's MAP_VTEP_IN deny of default routes is",
+      "! enforced when zebra installs BGP routes into the zone VRF instead.",
+      `route-map ${NO_DEFAULT} deny 1`,
+      " match ip address prefix-list only_default",
+      "exit",
+      "!",
+      `route-map ${NO_DEFAULT} permit 2`,
+      "exit",
+      "!",
+      `route-map ${NO_DEFAULT}6 deny 1`,
+      " match ipv6 address prefix-list only_default_v6",
+      "exit",
+      "!",
+      `route-map ${NO_DEFAULT}6 permit 2`,
+      "exit",
+      "!",
+    );
   }
   return { text: out.join("\n"), importedVrfs: imported };
 }
