@@ -15,13 +15,18 @@ import {
   type CheckResult,
   type CheckSpec,
 } from "./check";
-import type { HostAnswers, VmAnswers } from "./check";
+import type { FirewallView, HostAnswers, VmAnswers } from "./check";
 import { pool, probe, probeScript, parseProbe, type SshTarget } from "../providers/host/ssh";
+import { clientFor } from "../providers/pve/client";
+import type { ApiConfig } from "../providers/pve/transport";
+import { fromBool } from "../providers/pve/encode";
 
 export type Probe = { netns: string } | { ssh: SshTarget & { privateKeyEnv?: string } } | undefined;
 
 export interface CheckProps {
   spec: CheckSpec;
+  /** The site's PVE API (secret in state): the firewall is read from it. */
+  api?: ApiConfig;
   /** node → SSH target (secret in state). */
   connections: Record<string, SshTarget>;
   probe?: Probe;
@@ -74,7 +79,30 @@ export async function runChecks(p: CheckProps): Promise<CheckResult[]> {
       }
     }),
   );
-  return evaluate(p.spec, hosts, await probeVm(p.spec, p.probe));
+  return evaluate(p.spec, hosts, await probeVm(p.spec, p.probe), p.api ? await readFirewall(p) : undefined);
+}
+
+async function readFirewall(p: CheckProps): Promise<FirewallView | { error: string }> {
+  try {
+    const c = clientFor(p.api!);
+    const fw = c.cluster.firewall;
+    const clusterRules = await fw.rules.list();
+    const groups: FirewallView["groups"] = {};
+    for (const r of clusterRules)
+      if (r.type === "group" && !(r.action in groups))
+        groups[r.action] = await fw.groups.rules(r.action).list();
+    const nftables: Record<string, boolean> = {};
+    for (const h of p.spec.hosts)
+      nftables[h.node] = fromBool((await c.nodes.firewall.options(h.node).get()).nftables) === true;
+    return {
+      clusterEnabled: fromBool((await fw.options.get()).enable) === true,
+      nftables,
+      clusterRules,
+      groups,
+    };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
 }
 
 const verdicts = (rs: CheckResult[] | undefined) =>

@@ -5,6 +5,9 @@
 // Layers, bottom up, and what each result means:
 //   underlay       WireGuard handshake per peer, and its age
 //   host           the sysctls that make the node a router (forwarding, rp_filter off, bridge netfilter)
+//   firewall       read from PVE: with the cluster firewall on, every node on the nftables backend and an
+//                  enabled FORWARD ACCEPT between the local vnet and each remote subnet, both ways (a missing
+//                  inbound rule breaks only the OTHER site's pings, so this site must read it from PVE)
 //   control-plane  a BGP EVPN session Established with every other node's tunnel address
 //   vxlan          every remote VTEP present in the FDB of the vnet's VXLAN devices
 //   overlay        sdntest → every remote sdntest (ICMP)
@@ -13,7 +16,7 @@
 // A layer that fails makes every layer above it report "blocked by <layer>", so the diagnosis names the
 // lowest broken layer, not its symptoms.
 
-export type Layer = "underlay" | "host" | "control-plane" | "vxlan" | "overlay" | "snat" | "mtu";
+export type Layer = "underlay" | "host" | "firewall" | "control-plane" | "vxlan" | "overlay" | "snat" | "mtu";
 export type Status = "pass" | "fail" | "pending" | "skipped";
 
 export interface CheckResult {
@@ -64,6 +67,74 @@ export interface CheckSpec {
   /** Group name and rule keys left out of the config on purpose (named by the firewall diagnosis). */
   firewall: { group: string; omitted: string[]; nftables: boolean };
   sdntest?: { targets: CheckTarget[]; outside?: string };
+  /** Other sites' subnets per local vnet: the FORWARD rules the firewall must hold. */
+  remoteSubnets: Record<string, string[]>;
+}
+
+/** The PVE firewall as read through the API (cluster rules, groups, options). */
+export interface FirewallView {
+  clusterEnabled: boolean;
+  /** node → nftables backend on. */
+  nftables: Record<string, boolean>;
+  clusterRules: { type: string; action: string; source?: string; dest?: string; enable: boolean }[];
+  groups: Record<string, { type: string; action: string; source?: string; dest?: string; enable: boolean }[]>;
+}
+
+/** Firewall findings; [] when the view could not be read (the error is reported by the caller). */
+export function firewallResults(spec: CheckSpec, fw: FirewallView): CheckResult[] {
+  if (!fw.clusterEnabled)
+    return [
+      {
+        id: "firewall cluster",
+        layer: "firewall",
+        status: "pass",
+        detail: "cluster firewall off: nothing filtered",
+      },
+    ];
+  const out: CheckResult[] = [];
+  for (const [node, on] of Object.entries(fw.nftables)) {
+    out.push({
+      id: `firewall ${node} backend`,
+      layer: "firewall",
+      status: on ? "pass" : "fail",
+      detail: on ? "nftables" : "iptables backend: forward and vnet rules are ignored",
+    });
+  }
+  // Effective forward rules: the cluster's own, plus those of every enabled group reference, in order.
+  const rules = fw.clusterRules.flatMap((r) =>
+    r.type === "group" ? (r.enable ? (fw.groups[r.action] ?? []) : []) : [r],
+  );
+  const has = (list: string | undefined, x: string) =>
+    !list ||
+    list
+      .split(",")
+      .map((v) => v.trim())
+      .includes(x);
+  const accepts = (from: string, to: string) =>
+    rules.some(
+      (r) =>
+        r.enable && r.type === "forward" && r.action === "ACCEPT" && has(r.source, from) && has(r.dest, to),
+    );
+  for (const [vnet, remotes] of Object.entries(spec.remoteSubnets)) {
+    const local = `+sdn/${vnet}-all`;
+    for (const cidr of remotes) {
+      for (const [from, to] of [
+        [cidr, local],
+        [local, cidr],
+      ]) {
+        const ok = accepts(from, to);
+        out.push({
+          id: `firewall forward ${from}->${to}`,
+          layer: "firewall",
+          status: ok ? "pass" : "fail",
+          detail: ok
+            ? "an enabled FORWARD ACCEPT rule"
+            : "no enabled FORWARD ACCEPT rule in the cluster rules or their groups",
+        });
+      }
+    }
+  }
+  return out;
 }
 
 // --- probes ------------------------------------------------------------------------------------------
@@ -182,10 +253,25 @@ export interface VmAnswers {
   none?: boolean;
 }
 
-const LAYERS: Layer[] = ["underlay", "host", "control-plane", "vxlan", "overlay", "snat", "mtu"];
+const LAYERS: Layer[] = ["underlay", "host", "firewall", "control-plane", "vxlan", "overlay", "snat", "mtu"];
+/** Layers that do not depend on the ones below them in LAYERS. */
+const INDEPENDENT: Layer[] = ["underlay", "host", "firewall"];
 
-export function evaluate(spec: CheckSpec, hosts: HostAnswers[], vm: VmAnswers): CheckResult[] {
+export function evaluate(
+  spec: CheckSpec,
+  hosts: HostAnswers[],
+  vm: VmAnswers,
+  fw?: FirewallView | { error: string },
+): CheckResult[] {
   const results: CheckResult[] = [];
+  if (fw && "error" in fw)
+    results.push({
+      id: "firewall api",
+      layer: "firewall",
+      status: "fail",
+      detail: `cannot read the PVE firewall: ${fw.error}`,
+    });
+  else if (fw) results.push(...firewallResults(spec, fw));
   const host = (node: string) => spec.hosts.find((x) => x.node === node);
   const add = (r: CheckResult) => results.push(r);
 
@@ -330,7 +416,7 @@ export function diagnose(spec: CheckSpec, results: CheckResult[]): CheckResult[]
     if (r.status !== "fail") return r;
     const under = lowest(r.layer);
     // Only the host layer is independent of the ones below it in the order above.
-    if (under && r.layer !== "host") {
+    if (under && !INDEPENDENT.includes(r.layer)) {
       return { ...r, diagnosis: `blocked by the ${under} layer (fix that first)` };
     }
     return { ...r, diagnosis: causeOf(r, spec, fw) };
@@ -351,6 +437,20 @@ function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"]): st
         `host: ${r.id.split(" ").at(-1)} is ${r.detail}; something reset it (the iptables firewall backend sets ` +
         "rp_filter=2); `pulumi up` restores it, `firewall.nftables: true` stops the reset"
       );
+    case "firewall": {
+      if (r.id === "firewall api")
+        return "firewall: the API did not answer; check api.endpoint, the token and its Sys.Audit privilege";
+      if (r.id.endsWith("backend"))
+        return "firewall: the node runs the iptables backend, which ignores FORWARD and vnet rules; set firewall.nftables: true (node option nftables=1) and `pulumi up`";
+      const missing = fw.omitted.filter((k) => /^(fwd|vnet)-/.test(k));
+      return (
+        `firewall: ${r.id.replace("firewall forward ", "")} is not accepted in FORWARD, so cross-site traffic dies on ` +
+        `this site's nodes` +
+        (missing.length
+          ? `: the rule(s) ${missing.join(", ")} of security group ${fw.group} are left out of the config (pve-fabric-site:firewall.omitRules); put them back`
+          : `: the fabric's rules fwd-in/fwd-out of security group ${fw.group} were deleted or disabled in PVE; \`pulumi up\` restores them`)
+      );
+    }
     case "control-plane":
       return (
         "control-plane: the BGP EVPN session is not Established; TCP 179 over the tunnel is blocked (cluster rule " +

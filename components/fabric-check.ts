@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { hostProvider, type ConnectionArgs } from "../providers/host/resources";
 import type { CheckResult, CheckSpec, CheckSummary } from "./check";
 import type { CheckProps, Probe } from "./check-ops";
+import type { ApiArgs } from "../providers/pve/dynamic";
 
 // The provider methods load check-ops.ts at run time, in the same process-wide module cache as the host
 // resources, so the check shares their SSH pool (no extra handshakes).
@@ -12,6 +13,8 @@ const provider = hostProvider("components/check-ops");
 
 export interface FabricCheckArgs {
   spec: pulumi.Input<CheckSpec>;
+  /** The site's API: the check reads the firewall from PVE. */
+  api?: ApiArgs;
   connections: pulumi.Input<Record<string, pulumi.Input<ConnectionArgs>>>;
   probe?: pulumi.Input<Probe>;
   enforce: pulumi.Input<boolean>;
@@ -24,13 +27,14 @@ export class FabricCheck extends pulumi.dynamic.Resource {
   constructor(name: string, args: FabricCheckArgs, opts?: pulumi.CustomResourceOptions) {
     const props: Partial<Record<keyof CheckProps | "summary" | "table", unknown>> = {
       ...args,
+      ...(args.api ? { api: { ...args.api, tokenSecret: pulumi.secret(args.api.tokenSecret) } } : {}),
       results: undefined,
       summary: undefined,
       table: undefined,
     };
     super(provider, name, props, {
       ...opts,
-      additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connections", "probe"],
+      additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connections", "probe", "api"],
     });
   }
 }

@@ -343,6 +343,14 @@ export function checkSpecFor(
       omitted: [...plan.firewall.omitted],
       nftables: fabric.firewall.nftables,
     },
+    remoteSubnets: Object.fromEntries(
+      plan.overlay.vnets.map((v) => [
+        v.id,
+        plan.otherSites.flatMap((o) =>
+          derived.sites[o].subnets.filter((x) => x.vnet === v.id).map((x) => x.cidr),
+        ),
+      ]),
+    ),
   };
   if (plan.sdntest) {
     spec.sdntest = {

@@ -85,7 +85,13 @@ export class Site extends pulumi.ComponentResource {
       .apply(([f, keys]) => checkSpecFor(plan, args.checked, args.settings, f, keys));
     this.check = new FabricCheck(
       `${name}-check`,
-      { spec, connections: args.connections, probe: args.probe, enforce: args.settings.check.enforce },
+      {
+        spec,
+        api: args.api,
+        connections: args.connections,
+        probe: args.probe,
+        enforce: args.settings.check.enforce,
+      },
       {
         parent: this,
         dependsOn: [

@@ -10,6 +10,7 @@ import {
   parseHandshakes,
   vmProbe,
   type CheckSpec,
+  type FirewallView,
   type HostAnswers,
 } from "../../components/check";
 
@@ -28,6 +29,7 @@ function spec(over: Partial<CheckSpec> = {}): CheckSpec {
     overlayMtu: 1370,
     firewall: { group: "fabric-crossite", omitted: [], nftables: true },
     sdntest: { targets: [{ site: "wro", address: "10.2.1.11" }], outside: "198.18.0.1" },
+    remoteSubnets: { crossvnt: ["10.2.1.0/24"] },
     ...over,
   };
 }
@@ -188,6 +190,62 @@ describe("fabric check", () => {
       [["underlay pve1", "fail", "host unreachable: connect ECONNREFUSED"]],
     );
     assert.match(rs[0].diagnosis!, /^underlay: the node does not answer SSH/);
+  });
+});
+
+describe("fabric check: firewall read from PVE", () => {
+  const rule = (source: string | undefined, dest: string | undefined, enable = true) => ({
+    type: "forward",
+    action: "ACCEPT",
+    ...(source ? { source } : {}),
+    ...(dest ? { dest } : {}),
+    enable,
+  });
+  const view = (groupRules: ReturnType<typeof rule>[], nft = true): FirewallView => ({
+    clusterEnabled: true,
+    nftables: { pve1: nft },
+    clusterRules: [{ type: "group", action: "fabric-crossite", enable: true }],
+    groups: { "fabric-crossite": groupRules },
+  });
+  const fwStatuses = (fw: FirewallView) =>
+    statuses(
+      evaluate(spec({ sdntest: undefined }), [healthyHost()], {}, fw).filter((r) => r.layer === "firewall"),
+    );
+
+  it("passes FORWARD both ways through the referenced security group on the nftables backend", () => {
+    assert.deepEqual(
+      fwStatuses(view([rule("+sdn/crossvnt-all", "10.2.1.0/24"), rule("10.2.1.0/24", "+sdn/crossvnt-all")])),
+      {
+        "firewall pve1 backend": "pass",
+        "firewall forward 10.2.1.0/24->+sdn/crossvnt-all": "pass",
+        "firewall forward +sdn/crossvnt-all->10.2.1.0/24": "pass",
+      },
+    );
+  });
+
+  it("fails the inbound direction when its rule is disabled, and names the left-out rule", () => {
+    const s = spec({
+      sdntest: undefined,
+      firewall: { group: "fabric-crossite", omitted: ["fwd-in"], nftables: true },
+    });
+    const rs = evaluate(
+      s,
+      [healthyHost()],
+      {},
+      view([rule("+sdn/crossvnt-all", "10.2.1.0/24"), rule("10.2.1.0/24", "+sdn/crossvnt-all", false)]),
+    );
+    const r = rs.find((x) => x.id === "firewall forward 10.2.1.0/24->+sdn/crossvnt-all")!;
+    assert.equal(r.status, "fail");
+    assert.equal(
+      r.diagnosis,
+      "firewall: 10.2.1.0/24->+sdn/crossvnt-all is not accepted in FORWARD, so cross-site traffic dies on this site's nodes: " +
+        "the rule(s) fwd-in of security group fabric-crossite are left out of the config (pve-fabric-site:firewall.omitRules); put them back",
+    );
+  });
+
+  it("fails the iptables backend and treats a firewall that is off as passing", () => {
+    assert.equal(fwStatuses(view([], false))["firewall pve1 backend"], "fail");
+    assert.deepEqual(fwStatuses({ ...view([]), clusterEnabled: false }), { "firewall cluster": "pass" });
   });
 });
 
