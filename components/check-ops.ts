@@ -31,6 +31,8 @@ export interface CheckProps {
   connections: Record<string, SshTarget>;
   probe?: Probe;
   enforce: boolean;
+  /** How long an update waits for failing checks to pass (the fabric settling after an apply). */
+  settleSeconds?: number;
   results?: CheckResult[];
 }
 
@@ -108,10 +110,21 @@ async function readFirewall(p: CheckProps): Promise<FirewallView | { error: stri
 const verdicts = (rs: CheckResult[] | undefined) =>
   JSON.stringify((rs ?? []).map((r) => [r.id, r.status]).sort());
 
-const specKey = (p: CheckProps) => JSON.stringify([p.spec, p.probe ?? null, p.enforce]);
+const specKey = (p: CheckProps) =>
+  JSON.stringify([p.spec, p.probe ?? null, p.enforce, p.settleSeconds ?? 60]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function converge(p: CheckProps) {
-  const results = await runChecks(p);
+  // Right after an SDN apply FRR reloads and BGP exchanges routes in the next seconds (measured in the lab:
+  // the first cross-site ping fails, the DF probe 1 s later passes). An update re-runs failing checks until
+  // they pass or settleSeconds are up; preview and a no-op up (diff) read once.
+  const deadline = Date.now() + (p.settleSeconds ?? 60) * 1000;
+  let results = await runChecks(p);
+  while (!summarise(results).ok && Date.now() < deadline) {
+    await sleep(3000);
+    results = await runChecks(p);
+  }
   const summary = summarise(results);
   // While the bootstrap is under way (a peer pending, ADR 003) a failure may be its consequence, and failing
   // the update would also withhold this site's outputs (its public keys) that the other sites wait for.

@@ -18,6 +18,8 @@ export interface FabricCheckArgs {
   connections: pulumi.Input<Record<string, pulumi.Input<ConnectionArgs>>>;
   probe?: pulumi.Input<Probe>;
   enforce: pulumi.Input<boolean>;
+  /** How long an update waits for failing checks to pass after convergence (default 60 s). */
+  settleSeconds?: pulumi.Input<number>;
 }
 
 export class FabricCheck extends pulumi.dynamic.Resource {

@@ -62,6 +62,8 @@ export const SiteSettingsSchema = z.strictObject({
       enforce: z.boolean().default(true),
       /** A handshake older than this counts as down (WireGuard re-handshakes every 2 minutes under traffic). */
       handshakeMaxAgeSeconds: z.int().min(1).default(180),
+      /** After an update, failing checks are re-run until they pass or this many seconds are up. */
+      settleSeconds: z.int().min(0).max(3600).default(60),
       /** An address outside the fabric the sdntest must reach through SNAT. */
       outside: ipv4.optional(),
     })

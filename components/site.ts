@@ -91,6 +91,7 @@ export class Site extends pulumi.ComponentResource {
         connections: args.connections,
         probe: args.probe,
         enforce: args.settings.check.enforce,
+        settleSeconds: args.settings.check.settleSeconds,
       },
       {
         parent: this,
