@@ -1,6 +1,6 @@
 // The engine smoke run: drives the real Pulumi CLI and language host (Automation API over a local program,
 // not an inline one) through preview, up, a no-op up, an update, drift, and destroy of tests/e2e/smoke.
-// Used by the test suite (tests/e2e/engine.test.ts) and, until the lab lands, by `npm start`.
+// Used by the test suite (tests/e2e/engine.test.ts) and by `npm run -s smoke`.
 import * as fs from "fs";
 import * as path from "path";
 import type { OpMap } from "@pulumi/pulumi/automation";
