@@ -1,11 +1,11 @@
 // The transport's trust and retry rules against real TLS: the emulator's own certificate, and a bare TLS
 // listener that records whether any request byte (which would carry the token) reaches an impostor.
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as tls from "tls";
 import type { AddressInfo } from "net";
+import { ensureCertificate } from "../../lab/pve/server";
 import { PveClient } from "../../providers/pve/client";
 import { PveTlsError } from "../../providers/pve/errors";
 import { Transport } from "../../providers/pve/transport";
@@ -70,28 +70,9 @@ describe("PVE transport: TLS pinning and retries (emulator)", function () {
     assert.equal((await good.version()).release, "9.1");
     good.close();
     const dir = fs.mkdtempSync(path.join(lab.dir, "otherca-"));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=other",
-        "-keyout",
-        path.join(dir, "k.pem"),
-        "-out",
-        path.join(dir, "c.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    const bad = fresh({ fingerprint: undefined, caPem: fs.readFileSync(path.join(dir, "c.pem"), "utf8") });
+    // Another self-signed certificate, made the way the emulator makes its own: a CA that is not the pinned one.
+    const other = ensureCertificate(dir, "other", "127.0.0.1");
+    const bad = fresh({ fingerprint: undefined, caPem: other.cert });
     await assert.rejects(
       bad.version(),
       (e: Error) => e instanceof PveTlsError && /does not chain to api\.caPem/.test(e.message),
