@@ -9,7 +9,7 @@ for deps in lab/install-deps.sh lab/pve/install-deps.sh; do
   if [ -f "$deps" ]; then bash "$deps"; fi
 done
 if [ $# -eq 0 ]; then
-  bash scripts/with-env.sh sh -c 'tsc -p . && eslint . && prettier --check --log-level warn .'
+  npm run -s lint
 fi
 # The suites live here, not in .mocharc.json: mocha adds config specs to the files given on the command line.
 if [ $# -eq 0 ]; then set -- 'tests/**/*.test.ts'; fi
