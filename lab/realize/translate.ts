@@ -65,8 +65,6 @@ export const linkVrf = (vrf: string) => vrf.replace(/^vrf_/, "lvrp_"); // its pe
 
 export class RealiseError extends Error {}
 
-const NO_DEFAULT = "LAB_EXIT_NO_EVPN_DEFAULT";
-
 export interface Translation {
   /** POSIX sh, run as root inside the node (its net and mount namespaces); idempotent. */
   script: string;
@@ -342,25 +340,25 @@ export function network(cidr: string): string {
 }
 
 /**
- * frr.conf for FRR 8.4 with netns VRFs: the generated text with two changes, each marked by a `! lab:`
+ * frr.conf for FRR 8.4 with netns VRFs: the generated text with these changes, each marked by a `! lab:`
  * comment line so `cat /etc/frr/frr.conf` on a node shows them.
  * - `vrf X` gets ` netns /run/netns/X`: without it frr-reload.py runs `no netns …` and the VRF goes inactive
  *   (lab-experiment.md §8 gotcha 2).
  * - `import vrf X` is removed (a netns VRF's routes cannot be leaked into another namespace's kernel table);
  *   the realise script installs the equivalent kernel routes.
- * - On exit nodes, the default-route deny of MAP_VTEP_IN (a no-op on 8.4 for type-5 routes) is enforced by
- *   a zebra route-map on the zone VRF.
+ * - In MAP_VTEP_IN/OUT, a clause matching the default route by prefix-list (`only_default`, `only_default_v6`)
+ *   matches it by EVPN route instead: FRR 8.4 never matches a type-5 route against a prefix-list, FRR 10 (what
+ *   PVE ships) does. The route must be refused by BGP itself, as on PVE: refused later (in zebra), it still
+ *   reaches zebra's router-MAC table and trips FRRouting/frr#16340 (lab/README.md, "Router MAC deleted").
  */
 export function translateFrr(text: string): { text: string; importedVrfs: string[] } {
   const out: string[] = [];
   const imported: string[] = [];
-  // PVE denies every default route learned from a VTEP on (primary) exit nodes (reference §2.2).
-  const denyDefault = /^route-map MAP_VTEP_IN deny \d+\n match ip address prefix-list only_default$/m.test(
-    text,
-  );
+  let routeMap = "";
   for (const line of text.split("\n")) {
     const vrf = /^vrf (\S+)$/.exec(line);
     const imp = /^(\s*)import vrf (\S+)$/.exec(line);
+    routeMap = /^route-map (\S+) /.exec(line)?.[1] ?? (line === "exit" ? "" : routeMap);
     if (imp) {
       if (!imported.includes(imp[2])) imported.push(imp[2]);
       out.push(
@@ -368,40 +366,19 @@ export function translateFrr(text: string): { text: string; importedVrfs: string
       );
       continue;
     }
-    out.push(line);
-    if (vrf) {
-      out.push(` netns /run/netns/${vrf[1]}`);
-      if (denyDefault)
-        out.push(
-          " ! lab: MAP_VTEP_IN's default-route deny, enforced where FRR 8.4 can (lab/README.md)",
-          ` ip protocol bgp route-map ${NO_DEFAULT}`,
-          ` ipv6 protocol bgp route-map ${NO_DEFAULT}6`,
-        );
+    if (
+      /^MAP_VTEP_(IN|OUT)$/.test(routeMap) &&
+      /^ match (ip address prefix-list only_default|ipv6 address prefix-list only_default_v6)$/.test(line)
+    ) {
+      out.push(
+        ` ! lab: '${line.trim()}' -> the EVPN default route (FRR 8.4 matches no type-5 route by prefix-list)`,
+        " match evpn route-type prefix",
+        " match evpn default-route",
+      );
+      continue;
     }
-  }
-  if (denyDefault) {
-    const at = out.lastIndexOf("line vty");
-    out.splice(
-      at < 0 ? out.length : at,
-      0,
-      "! lab: FRR 8.4 never matches an EVPN type-5 route with `match ip(v6) address prefix-list` (measured:",
-      "! the remote exit's default is accepted), so the exit node's MAP_VTEP_IN deny of default routes is",
-      "! enforced when zebra installs BGP routes into the zone VRF instead.",
-      `route-map ${NO_DEFAULT} deny 1`,
-      " match ip address prefix-list only_default",
-      "exit",
-      "!",
-      `route-map ${NO_DEFAULT} permit 2`,
-      "exit",
-      "!",
-      `route-map ${NO_DEFAULT}6 deny 1`,
-      " match ipv6 address prefix-list only_default_v6",
-      "exit",
-      "!",
-      `route-map ${NO_DEFAULT}6 permit 2`,
-      "exit",
-      "!",
-    );
+    out.push(line);
+    if (vrf) out.push(` netns /run/netns/${vrf[1]}`);
   }
   return { text: out.join("\n"), importedVrfs: imported };
 }

@@ -118,13 +118,32 @@ describe("lab realisation: translation of PVE's generated files", () => {
     );
     assert.doesNotMatch(t.frrConf, /^\s*import vrf/m);
     assert.match(t.frrConf, /^vrf vrf_myzone\n netns \/run\/netns\/vrf_myzone\n/m);
-    assert.match(t.frrConf, /^ ip protocol bgp route-map LAB_EXIT_NO_EVPN_DEFAULT$/m);
+    // MAP_VTEP_IN's default-route denies match the EVPN default route, not a prefix-list (FRR 8.4).
+    assert.equal(
+      (t.frrConf.match(/ match evpn route-type prefix\n match evpn default-route\n/g) ?? []).length,
+      2,
+    );
+    assert.doesNotMatch(t.frrConf, /^ match ipv6? address prefix-list only_default/m);
+    assert.match(
+      t.frrConf,
+      /^route-map MAP_VTEP_IN deny 1\n ! lab: [^\n]+\n match evpn route-type prefix\n/m,
+    );
   });
 
-  it("non-exit node: no default-route workaround is added", function () {
+  it("secondary exit node: MAP_VTEP_OUT's metric 200 applies to the EVPN default route", function () {
+    if (!fs.existsSync(CASES)) this.skip();
+    const t = translateFrr(read("exitnode_primary", "expected_controller_config"));
+    assert.match(
+      t.text,
+      /^route-map MAP_VTEP_OUT permit 1\n ! lab: [^\n]+\n match evpn route-type prefix\n match evpn default-route\n set metric 200\nexit$/m,
+    );
+    assert.match(t.text, /^route-map MAP_VTEP_OUT permit 3\nexit$/m);
+  });
+
+  it("non-exit node: no route-map clause is translated", function () {
     if (!fs.existsSync(CASES)) this.skip();
     const t = translateFrr(read("ipv4", "expected_controller_config"));
-    assert.doesNotMatch(t.text, /LAB_EXIT_NO_EVPN_DEFAULT/);
+    assert.doesNotMatch(t.text, /match evpn/);
     assert.deepEqual(t.importedVrfs, []);
   });
 
