@@ -9,7 +9,8 @@
 //                  enabled FORWARD ACCEPT between the local vnet and each remote subnet, both ways (a missing
 //                  inbound rule breaks only the OTHER site's pings, so this site must read it from PVE)
 //   control-plane  a BGP EVPN session Established with every other node's tunnel address
-//   vxlan          every remote VTEP present in the FDB of the vnet's VXLAN devices
+//   vxlan          every remote VTEP present in the FDB of the vnet's VXLAN devices, and every router MAC
+//                  that zebra routes through present in its router-MAC table and the zone VXLAN's FDB
 //   overlay        sdntest → every remote sdntest (ICMP)
 //   snat           sdntest → an outside address through the exit node's SNAT
 //   mtu            a don't-fragment probe of exactly the overlay MTU passes, one byte more does not
@@ -151,6 +152,9 @@ export function hostProbe(spec: CheckSpec, host: CheckHost): Record<string, stri
     // vrf_<zone>: read both, the device names say which VXLAN an entry belongs to.
     fdb: `bridge fdb show; ip netns exec ${vrfNetns} bridge fdb show 2>/dev/null; true`,
     vteps: `ip -d -o link show type vxlan; ip netns exec ${vrfNetns} ip -d -o link show type vxlan 2>/dev/null; true`,
+    // zebra's view of routed EVPN traffic: next hops (VTEP + router MAC) and the router MACs it installed.
+    nexthops: "vtysh -c 'show evpn next-hops vni all json'",
+    rmacs: "vtysh -c 'show evpn rmac vni all json'",
   };
 }
 
@@ -237,6 +241,39 @@ export function parseVxlanLocal(text: string): Record<string, string> {
   return out;
 }
 
+/** An IPv4-mapped IPv6 next hop (`::ffff:a01:1`, `::ffff:10.1.0.1`) as the IPv4 VTEP it stands for. */
+export function unmapV4(ip: string): string {
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (dotted) return dotted[1];
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(ip);
+  if (!hex) return ip;
+  const [hi, lo] = [parseInt(hex[1], 16), parseInt(hex[2], 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
+}
+
+/**
+ * `show evpn next-hops vni all json` or `show evpn rmac vni all json` (FRR: L3 VNI → entry per next hop or
+ * router MAC) → VTEP → the router MACs listed for it. IPv6 routes' IPv4-mapped next hops count for their VTEP.
+ */
+export function parseEvpnRouterMacs(text: string): Record<string, string[]> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  const out: Record<string, Set<string>> = {};
+  for (const vni of Object.values((doc ?? {}) as Record<string, unknown>)) {
+    if (!vni || typeof vni !== "object") continue;
+    for (const e of Object.values(vni as Record<string, unknown>)) {
+      const { nexthopIp, vtepIp, routerMac } = (e ?? {}) as Record<string, unknown>;
+      const vtep = typeof nexthopIp === "string" ? unmapV4(nexthopIp) : vtepIp;
+      if (typeof vtep === "string" && typeof routerMac === "string") (out[vtep] ??= new Set()).add(routerMac);
+    }
+  }
+  return Object.fromEntries(Object.entries(out).map(([v, m]) => [v, [...m].sort()]));
+}
+
 // --- evaluation --------------------------------------------------------------------------------------
 
 export interface HostAnswers {
@@ -298,6 +335,9 @@ export function evaluate(
     const wrongLocal = Object.entries(parseVxlanLocal(s.vteps?.out ?? "")).filter(
       ([, local]) => local !== host(h.node)?.tunnelAddress,
     );
+    const routedVia = parseEvpnRouterMacs(s.nexthops?.out ?? "");
+    const installed = parseEvpnRouterMacs(s.rmacs?.out ?? "");
+    const zoneVxlan = new Set(fdb[`vrfvx_${spec.zone}`] ?? []);
     const live = parseSysctls(s.sysctl?.out ?? "");
     for (const [k, want] of Object.entries(spec.sysctls)) {
       const got = live[k];
@@ -317,6 +357,7 @@ export function evaluate(
         pend("underlay", `underlay ${who}`);
         pend("control-plane", `control-plane ${who}`);
         pend("vxlan", `vxlan ${who}`);
+        pend("vxlan", `router-mac ${who}`);
         continue;
       }
       const t = hs[p.publicKey];
@@ -350,6 +391,7 @@ export function evaluate(
               ? `; local VTEP ${wrongLocal.map(([d, l]) => `${d}=${l}`).join(", ")} is not the tunnel address`
               : ""),
       });
+      add(routerMacResult(`router-mac ${who}`, p.tunnelAddress, routedVia, installed, zoneVxlan, spec.zone));
     }
   }
 
@@ -396,6 +438,38 @@ export function evaluate(
   return diagnose(spec, results);
 }
 
+/**
+ * Routed (L3 VNI) traffic to a VTEP needs zebra's router MAC for it, in zebra and in the zone VXLAN's FDB.
+ * zebra can drop it while routes still use it (FRRouting/frr#16340): a black hole no other check sees.
+ */
+function routerMacResult(
+  id: string,
+  vtep: string,
+  routedVia: Record<string, string[]>,
+  installed: Record<string, string[]>,
+  zoneVxlan: Set<string>,
+  zone: string,
+): CheckResult {
+  const want = routedVia[vtep] ?? [];
+  if (want.length === 0) return { id, layer: "vxlan", status: "pass", detail: `no routes via VTEP ${vtep}` };
+  const missing = want.filter((m) => !(installed[vtep] ?? []).includes(m));
+  if (missing.length)
+    return {
+      id,
+      layer: "vxlan",
+      status: "fail",
+      detail: `zebra routes via VTEP ${vtep} with router MAC ${missing.join(", ")} but has no router-MAC entry for it`,
+    };
+  if (!zoneVxlan.has(vtep))
+    return {
+      id,
+      layer: "vxlan",
+      status: "fail",
+      detail: `router MAC ${want.join(", ")} of VTEP ${vtep} is not in the FDB of vrfvx_${zone}`,
+    };
+  return { id, layer: "vxlan", status: "pass", detail: `router MAC ${want.join(", ")} via VTEP ${vtep}` };
+}
+
 function summarisePing(out: string, rc: number): string {
   const loss = /(\d+)% packet loss/.exec(out)?.[1];
   const err =
@@ -412,6 +486,8 @@ export function diagnose(spec: CheckSpec, results: CheckResult[]): CheckResult[]
   const failing = new Set(results.filter((r) => r.status === "fail").map((r) => r.layer));
   const lowest = (below: Layer) => LAYERS.slice(0, LAYERS.indexOf(below)).find((l) => failing.has(l));
   const fw = spec.firewall;
+  // The FORWARD rules read from PVE hold on this site: a dead overlay points at the other site.
+  const localRulesOk = results.some((r) => r.id.startsWith("firewall forward")) && !failing.has("firewall");
   return results.map((r) => {
     if (r.status !== "fail") return r;
     const under = lowest(r.layer);
@@ -419,11 +495,11 @@ export function diagnose(spec: CheckSpec, results: CheckResult[]): CheckResult[]
     if (under && !INDEPENDENT.includes(r.layer)) {
       return { ...r, diagnosis: `blocked by the ${under} layer (fix that first)` };
     }
-    return { ...r, diagnosis: causeOf(r, spec, fw) };
+    return { ...r, diagnosis: causeOf(r, spec, fw, localRulesOk) };
   });
 }
 
-function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"]): string {
+function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"], localRulesOk: boolean): string {
   switch (r.layer) {
     case "underlay":
       return r.detail.startsWith("host unreachable")
@@ -458,6 +534,16 @@ function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"]): st
         "this node in its peers (run `pulumi up` there)"
       );
     case "vxlan":
+      if (r.id.startsWith("router-mac")) {
+        const vtep = /VTEP (\S+)/.exec(r.detail)?.[1] ?? "<VTEP>";
+        return (
+          "vxlan: routed traffic to that site dies on this node's zone VXLAN device because zebra lost the site's " +
+          "router MAC while routes still use it: FRR bug FRRouting/frr#16340, hit when a node takes IPv4 and IPv6 " +
+          "EVPN routes from a VTEP and the routes of one family change (e.g. default routes from several exit nodes). " +
+          `Repair: \`vtysh -c 'clear bgp l2vpn evpn ${vtep}'\` on this node; lasting fix: an FRR release carrying ` +
+          "FRRouting/frr#20588, or no default routes reaching non-exit nodes from other sites"
+        );
+      }
       if (r.detail.includes("is not the tunnel address"))
         return (
           "vxlan: this node's VXLAN devices use the uplink address, not the tunnel address, as their VTEP: the SDN " +
@@ -469,6 +555,14 @@ function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"]): st
         "node (SdnApply, per-node status), or the vnet's VNI differs between the sites"
       );
     case "overlay": {
+      if (localRulesOk) {
+        const other = r.id.split("->").at(-1);
+        return (
+          `overlay: the tunnel, BGP, VXLAN and this site's FORWARD rules are in place but sdntest gets no answer ` +
+          `from ${other}: read ${other}'s check table (its FORWARD rules for traffic from here, ip_forward/rp_filter ` +
+          `on its exit node), then the ${other} sdntest's own firewall`
+        );
+      }
       const missing = fw.omitted.filter((k) => /^(fwd|vnet)-/.test(k));
       const named = missing.length
         ? `the FORWARD rule(s) ${missing.join(", ")} of security group ${fw.group} are left out of the config ` +

@@ -285,6 +285,43 @@ describe("the program end to end (real engine, lab)", function () {
     );
   });
 
+  it("names a router MAC that FRR's zebra dropped (FRRouting/frr#16340), and its printed repair heals it", async () => {
+    const vt = (site: string, ...cmds: string[]) =>
+      sh(LAB, site, `vtysh ${cmds.map((c) => `-c '${c}'`).join(" ")}`);
+    const denies = ["deny 1", "deny 2"].map((d) => [
+      `route-map MAP_VTEP_IN ${d}`,
+      "match evpn route-type prefix",
+      "match evpn default-route",
+    ]);
+    const wroDefaultV6 = ["router bgp 65000 vrf vrf_crossite", "address-family l2vpn evpn"];
+    // Break it as upstream's report does: roz takes IPv4 and IPv6 routes from wro, then wro withdraws its IPv6 one.
+    vt("roz", "conf t", "no route-map MAP_VTEP_IN deny 1", "no route-map MAP_VTEP_IN deny 2", "end");
+    vt("roz", "clear bgp l2vpn evpn 10.2.0.1 soft in");
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.match(vt("roz", "show evpn next-hops vni all"), /::ffff:a02:1/);
+    vt("wro", "conf t", ...wroDefaultV6, "no default-originate ipv6", "end");
+    await new Promise((r) => setTimeout(r, 3000));
+    const broken = await up(p, "roz");
+    assert.notEqual(broken.code, 0, "the update fails");
+    const row =
+      /router-mac proxmox-dell-r740->wro\/pve-wro +FAIL +zebra routes via VTEP 10\.2\.0\.1 with router MAC \S+ but has no router-MAC entry/;
+    assert.match(broken.all, row);
+    const repair = /Repair: `(vtysh -c 'clear bgp l2vpn evpn 10\.2\.0\.1')` on this node/.exec(broken.all);
+    assert.ok(repair, broken.diag);
+    assert.match(broken.all, /overlay sdntest->wro +FAIL .*\n.*-> blocked by the vxlan layer/);
+
+    // Undo the configuration by hand: zebra still lacks the router MAC, then the printed repair restores it.
+    vt("wro", "conf t", ...wroDefaultV6, "default-originate ipv6", "end");
+    vt("roz", "conf t", ...denies[0], "exit", ...denies[1], "end");
+    vt("roz", "clear bgp l2vpn evpn 10.2.0.1 soft in");
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.doesNotMatch(vt("roz", "show evpn rmac vni all"), /10\.2\.0\.1/);
+    sh(LAB, "roz", repair[1]);
+    const fixed = await up(p, "roz");
+    assert.equal(fixed.code, 0, fixed.diag);
+    assert.equal(byId(await checksOf(p, "roz"))["router-mac proxmox-dell-r740->wro/pve-wro"], "pass");
+  });
+
   it("keeps every private key and the API tokens out of the state files (grep), which do hold the public facts", async () => {
     const wgKeys = p.status.sites.map((s) => sh(LAB, s.name, "cat /etc/wireguard/wg0.key"));
     const tokens = p.status.sites.map((s) => s.api.tokenSecret!);
@@ -342,12 +379,10 @@ describe("the program end to end (real engine, lab)", function () {
   });
 });
 
-// Off by default (PVE_FABRIC_E2E_3SITE=1 runs it): with three exit-node sites an upstream FRR zebra bug
-// (FRRouting/frr#16340; lab/README.md "Router MAC deleted") black-holes one site pair's overlay for a
-// timing-dependent while, so this case passes or fails by chance (measured on 2 cores: 1 pass, 2 failures, the
-// check naming the overlay layer). It comes back into CI with the fix of that issue (issue 9 stays open).
-const threeSites = process.env.PVE_FABRIC_E2E_3SITE === "1" ? describe : describe.skip;
-threeSites("a 3-site fabric end to end (real engine, lab)", function () {
+// Three exit-node sites: every node learns EVPN routes from two others. This case found the lab's FRR 8.4
+// translation letting other exits' default routes into zebra, which tripped FRRouting/frr#16340 (lab/README.md,
+// "Router MAC deleted"); the router-mac checks now watch for that black hole.
+describe("a 3-site fabric end to end (real engine, lab)", function () {
   this.timeout(15 * 60 * 1000);
   let p: LabProgram;
   let tmp: string;
@@ -363,17 +398,9 @@ threeSites("a 3-site fabric end to end (real engine, lab)", function () {
       subnets: { crossvnt: { cidr: "10.3.1.0/24", gateway: "10.3.1.1", snat: true } },
     };
     fs.writeFileSync(path.join(tmp, "fabric.yaml"), stringify(f));
-    // Known FRR zebra bug (FRRouting/frr#16340, fix attempts PR #14808/#19721/#20588): with three exit nodes each
-    // site learns EVPN default routes for IPv4 and IPv6 from every other site; when the IPv6 multipath set changes
-    // (a third BGP session comes up) zebra deletes another site's router MAC although IPv4 routes still use it,
-    // and traffic to that site's VMs is dropped on the VRF VXLAN device until the kernel re-learns the MAC from
-    // traffic coming back. Analysis and repro: lab/README.md ("Router MAC deleted"). Until the program avoids or
-    // diagnoses it, the checks get time for the far side's own traffic to repair it.
-    const settle = { check: { settleSeconds: 240 } };
     p = await prepare({
       name: LAB3,
       fabric: path.join(tmp, "fabric.yaml"),
-      siteSettings: { roz: settle, wro: settle, waw: settle },
       log,
     });
   });

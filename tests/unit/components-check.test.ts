@@ -6,6 +6,7 @@ import {
   formatTable,
   hostProbe,
   parseBgpPeers,
+  parseEvpnRouterMacs,
   parseFdb,
   parseHandshakes,
   vmProbe,
@@ -41,6 +42,23 @@ const FDB =
   "5a:79:4c:67:95:29 dev vrfvx_crossite dst 10.2.0.1 self extern_learn\n" +
   "4a:12:3f:7c:78:21 dev vmbr0 master vmbr0 permanent";
 
+// What FRR 8.4 printed on a lab node (`show evpn next-hops vni all json`, `show evpn rmac vni all json`).
+const RMAC = "5a:79:4c:67:95:29";
+const nexthops = (...ips: string[]) =>
+  JSON.stringify({
+    "99999": {
+      numNextHops: ips.length,
+      ...Object.fromEntries(ips.map((ip) => [ip, { nexthopIp: ip, routerMac: RMAC }])),
+    },
+  });
+const rmacs = (...vteps: string[]) =>
+  JSON.stringify({
+    "99999": {
+      numRmacs: vteps.length,
+      ...Object.fromEntries(vteps.map((v) => [RMAC, { routerMac: RMAC, vtepIp: v }])),
+    },
+  });
+
 function healthyHost(over: Record<string, { out: string; rc: number }> = {}): HostAnswers {
   return {
     node: "pve1",
@@ -50,6 +68,8 @@ function healthyHost(over: Record<string, { out: string; rc: number }> = {}): Ho
       sysctl: ok("net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 0"),
       bgp: ok(BGP_UP),
       fdb: ok(FDB),
+      nexthops: ok(nexthops("10.2.0.1")),
+      rmacs: ok(rmacs("10.2.0.1")),
       ...over,
     },
   };
@@ -96,6 +116,7 @@ describe("fabric check", () => {
       "underlay pve1->wro/pve-wro": "pass",
       "control-plane pve1->wro/pve-wro": "pass",
       "vxlan pve1->wro/pve-wro": "pass",
+      "router-mac pve1->wro/pve-wro": "pass",
       "overlay sdntest->wro": "pass",
       "snat sdntest->outside": "pass",
       "mtu fits": "pass",
@@ -173,14 +194,12 @@ describe("fabric check", () => {
         "underlay pve1->wro/pve-wro",
         "control-plane pve1->wro/pve-wro",
         "vxlan pve1->wro/pve-wro",
+        "router-mac pve1->wro/pve-wro",
         "overlay sdntest->wro",
       ],
     );
     assert.ok(rs.every((r) => r.status !== "fail"));
-    assert.match(
-      formatTable("roz", rs),
-      /7 pass, 0 fail, 4 pending, 0 skipped|3 pass, 0 fail, 4 pending, 0 skipped/,
-    );
+    assert.match(formatTable("roz", rs), /^3 pass, 0 fail, 5 pending, 0 skipped$/m);
   });
 
   it("fails an unreachable host with the SSH error as the underlay diagnosis", () => {
@@ -246,6 +265,70 @@ describe("fabric check: firewall read from PVE", () => {
   it("fails the iptables backend and treats a firewall that is off as passing", () => {
     assert.equal(fwStatuses(view([], false))["firewall pve1 backend"], "fail");
     assert.deepEqual(fwStatuses({ ...view([]), clusterEnabled: false }), { "firewall cluster": "pass" });
+  });
+});
+
+describe("fabric check: router MAC (FRRouting/frr#16340)", () => {
+  it("reads next hops and router MACs per VTEP, an IPv6 route's IPv4-mapped next hop counting for its VTEP", () => {
+    assert.deepEqual(parseEvpnRouterMacs(nexthops("10.2.0.1", "::ffff:a02:1", "::ffff:10.3.0.1")), {
+      "10.2.0.1": [RMAC],
+      "10.3.0.1": [RMAC],
+    });
+    assert.deepEqual(parseEvpnRouterMacs(rmacs("10.2.0.1")), { "10.2.0.1": [RMAC] });
+    assert.deepEqual(parseEvpnRouterMacs("Exiting: failed to connect to any daemons."), {});
+  });
+
+  it("fails a router MAC zebra dropped while routes still use it, names the repair, and blocks the overlay", () => {
+    // The state measured on a 3-site lab: the next hops list wro's VTEP, the router-MAC table does not.
+    const rs = evaluate(spec(), [healthyHost({ nexthops: ok(nexthops("10.2.0.1")), rmacs: ok(rmacs()) })], {
+      sections: { "ping-wro": PING_LOST, outside: PING_OK, "mtu-fit": PING_LOST, "mtu-over": PING_LOST },
+    });
+    const r = rs.find((x) => x.id === "router-mac pve1->wro/pve-wro")!;
+    assert.deepEqual(
+      [r.status, r.detail],
+      ["fail", `zebra routes via VTEP 10.2.0.1 with router MAC ${RMAC} but has no router-MAC entry for it`],
+    );
+    assert.match(r.diagnosis!, /^vxlan: routed traffic to that site dies .* FRRouting\/frr#16340/);
+    assert.match(r.diagnosis!, /Repair: `vtysh -c 'clear bgp l2vpn evpn 10\.2\.0\.1'` on this node/);
+    assert.equal(statuses(rs)["vxlan pve1->wro/pve-wro"], "pass");
+    assert.equal(
+      rs.find((x) => x.id === "overlay sdntest->wro")!.diagnosis,
+      "blocked by the vxlan layer (fix that first)",
+    );
+  });
+
+  it("fails a router MAC zebra holds but the zone VXLAN's FDB lacks; passes with no routes via the VTEP", () => {
+    const noL3 = "00:00:00:00:00:00 dev vxlan_crossvnt dst 10.2.0.1 self permanent";
+    const rs = evaluate(spec({ sdntest: undefined }), [healthyHost({ fdb: ok(noL3) })], {});
+    assert.equal(
+      rs.find((x) => x.id === "router-mac pve1->wro/pve-wro")!.detail,
+      `router MAC ${RMAC} of VTEP 10.2.0.1 is not in the FDB of vrfvx_crossite`,
+    );
+    const none = evaluate(
+      spec({ sdntest: undefined }),
+      [healthyHost({ nexthops: ok(nexthops()), rmacs: ok(rmacs()) })],
+      {},
+    ).find((x) => x.id === "router-mac pve1->wro/pve-wro")!;
+    assert.deepEqual([none.status, none.detail], ["pass", "no routes via VTEP 10.2.0.1"]);
+  });
+
+  it("points a dead overlay at the other site when this site's FORWARD rules read from PVE are in place", () => {
+    const fw: FirewallView = {
+      clusterEnabled: true,
+      nftables: { pve1: true },
+      clusterRules: [{ type: "forward", action: "ACCEPT", enable: true }],
+      groups: {},
+    };
+    const rs = evaluate(
+      spec(),
+      [healthyHost()],
+      { sections: { "ping-wro": PING_LOST, outside: PING_OK, "mtu-fit": PING_LOST, "mtu-over": PING_LOST } },
+      fw,
+    );
+    assert.match(
+      rs.find((x) => x.id === "overlay sdntest->wro")!.diagnosis!,
+      /^overlay: the tunnel, BGP, VXLAN and this site's FORWARD rules are in place but sdntest gets no answer from wro: read wro's check table/,
+    );
   });
 });
 
