@@ -46,6 +46,8 @@ export interface CheckHost {
   wgInterface: string;
   /** This node's tunnel address: every VXLAN's local address must be it. */
   tunnelAddress: string;
+  /** Why its VXLANs cannot have the tunnel address yet (bootstrap: plan.ts vtepReady); undefined when ready. */
+  vtepPending?: string;
 }
 
 export interface CheckTarget {
@@ -332,9 +334,10 @@ export function evaluate(
         .filter(([dev]) => dev.startsWith("vxlan_") || dev.startsWith("vrfvx_"))
         .flatMap(([, v]) => v),
     );
-    const wrongLocal = Object.entries(parseVxlanLocal(s.vteps?.out ?? "")).filter(
-      ([, local]) => local !== host(h.node)?.tunnelAddress,
-    );
+    const locals = parseVxlanLocal(s.vteps?.out ?? "");
+    const tunnel = host(h.node)?.tunnelAddress;
+    const wrongLocal = Object.entries(locals).filter(([, local]) => local !== tunnel);
+    const devices = Object.keys(locals).sort();
     const routedVia = parseEvpnRouterMacs(s.nexthops?.out ?? "");
     const installed = parseEvpnRouterMacs(s.rmacs?.out ?? "");
     const zoneVxlan = new Set(fdb[`vrfvx_${spec.zone}`] ?? []);
@@ -348,6 +351,21 @@ export function evaluate(
         detail: got === undefined ? `missing, want ${want}` : `${got}${got === want ? "" : `, want ${want}`}`,
       });
     }
+    const vtepOk = devices.length > 0 && !wrongLocal.length;
+    const vtepPending = host(h.node)?.vtepPending;
+    add({
+      id: `vtep ${h.node}`,
+      layer: "vxlan",
+      status: vtepOk ? "pass" : vtepPending ? "pending" : "fail",
+      detail:
+        !vtepOk && vtepPending
+          ? vtepPending
+          : !devices.length
+            ? "no VXLAN devices on the node"
+            : wrongLocal.length
+              ? `${wrongLocal.map(([d, l]) => `${d}=${l}`).join(", ")}: not the tunnel address ${tunnel}`
+              : `${tunnel} on ${devices.join(", ")}`,
+    });
     for (const p of spec.peers) {
       if (p.site === spec.site && p.node === h.node) continue;
       const who = `${h.node}->${p.site}/${p.node}`;
@@ -534,6 +552,14 @@ function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"], loc
         "this node in its peers (run `pulumi up` there)"
       );
     case "vxlan":
+      if (r.id.startsWith("vtep"))
+        return r.detail.startsWith("no VXLAN")
+          ? "vxlan: the SDN config is not realised on this node: read its SDN status in PVE (per-node apply status), " +
+              "then `pulumi up` (the apply checks every node)"
+          : "vxlan: this node's VXLAN devices use another address than its tunnel address as their VTEP, so the " +
+              "other nodes send to an address they cannot reach. PVE picks it on apply with `ip route get <first " +
+              "controller peer>`, and the apply ran before the tunnel routed there (a first bootstrap run, that peer's " +
+              "key not known yet). `pulumi up` re-applies once the tunnel routes to it; by hand: Datacenter > SDN > Apply";
       if (r.id.startsWith("router-mac")) {
         const vtep = /VTEP (\S+)/.exec(r.detail)?.[1] ?? "<VTEP>";
         return (

@@ -16,6 +16,12 @@ export interface OverlayArgs {
    * VTEPs), and nothing re-applies it later because the SDN config did not change.
    */
   applyAfter?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Nodes whose tunnel already routes to the first controller peer (plan.ts vtepReady): part of the apply's
+   * trigger, so a node that got the uplink address as its VTEP on the first bootstrap run is re-applied once
+   * its tunnel knows the way (found in the lab with a 2-node site, and with the other site bootstrapped first).
+   */
+  vtepReady?: pulumi.Input<string[]>;
 }
 
 export class Overlay extends pulumi.ComponentResource {
@@ -87,6 +93,7 @@ export class Overlay extends pulumi.ComponentResource {
           this.zone.vrfVxlan,
           ...Object.values(this.vnets).map((v) => v.tag),
           ...this.subnets.flatMap((s) => [s.cidr, s.gateway, s.snat]),
+          ...(args.vtepReady ? [args.vtepReady] : []),
         ]),
         owned,
         zones,

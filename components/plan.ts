@@ -253,6 +253,26 @@ export interface WgPeerSpec {
 }
 
 /**
+ * The nodes whose VTEP address PVE will pick right on the next SDN apply. PVE takes it from
+ * `ip route get <first controller peer>` (reference pve-sdn-realization.md §1.5; wg-quick's address is not in
+ * /etc/network/interfaces), so on every node but the first peer's own, the tunnel must already route to that
+ * peer: on the first run of a bootstrap it does not (same-site and not-yet-published keys), and the apply
+ * picks the uplink address. This list goes into the apply's trigger, so the apply runs again once it grows.
+ * `tunnelRoutes`: node → the AllowedIPs of the peers configured on its WireGuard interface.
+ */
+export function vtepReady(
+  hosts: HostPlan[],
+  controllerPeers: string[],
+  tunnelRoutes: Record<string, string[]>,
+): string[] {
+  const first = controllerPeers[0];
+  return hosts
+    .filter((h) => h.tunnelAddress === first || (tunnelRoutes[h.node] ?? []).includes(`${first}/32`))
+    .map((h) => h.node)
+    .sort();
+}
+
+/**
  * The WireGuard peers of one host: every other node whose public key is known. Nodes of this site come
  * from `ownKeys` (this run's interfaces); other sites' from their stacks. Missing keys are listed, not guessed.
  */
@@ -291,7 +311,10 @@ export function checkSpecFor(
   settings: SiteSettings,
   facts: Record<string, PeerFacts | undefined>,
   ownKeys: Record<string, string>,
+  /** node → AllowedIPs configured on it (Underlay.tunnelRoutes); a node not vtepReady expects a wrong VTEP. */
+  tunnelRoutes?: Record<string, string[]>,
 ): CheckSpec {
+  const ready = tunnelRoutes && vtepReady(plan.hosts, plan.overlay.controller.peers, tunnelRoutes);
   const { derived, fabric } = checked;
   const site = plan.site;
   const mine = Object.values(ownKeys);
@@ -333,6 +356,14 @@ export function checkSpecFor(
       node: h.node,
       wgInterface: h.wireguard.interface,
       tunnelAddress: h.tunnelAddress,
+      ...(ready && !ready.includes(h.node)
+        ? {
+            vtepPending:
+              `the tunnel does not route to the first controller peer ${plan.overlay.controller.peers[0]} yet ` +
+              "(its key is not known here), so the SDN apply picked another VTEP address: the next `pulumi up` " +
+              "after that key is published re-applies",
+          }
+        : {}),
     })),
     peers,
     sysctls: { ...SYSCTLS },

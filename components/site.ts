@@ -11,7 +11,7 @@ import { FabricCheck } from "./fabric-check";
 import { Firewall } from "./firewall";
 import { HostPrep } from "./hostprep";
 import { Overlay } from "./overlay";
-import { checkSpecFor, planSite, type PeerFacts, type SitePlan } from "./plan";
+import { checkSpecFor, planSite, vtepReady, type PeerFacts, type SitePlan } from "./plan";
 import { SdnTestVm } from "./sdntest";
 import type { SiteSettings } from "./settings";
 import { Underlay } from "./underlay";
@@ -63,7 +63,14 @@ export class Site extends pulumi.ComponentResource {
     );
     this.overlay = new Overlay(
       `${name}-sdn`,
-      { api: args.api, plan: plan.overlay, applyAfter: [this.underlay, ...Object.values(this.hostPrep)] },
+      {
+        api: args.api,
+        plan: plan.overlay,
+        applyAfter: [this.underlay, ...Object.values(this.hostPrep)],
+        vtepReady: this.underlay.tunnelRoutes.apply((r) =>
+          vtepReady(plan.hosts, plan.overlay.controller.peers, r),
+        ),
+      },
       c,
     );
     this.firewall = new Firewall(
@@ -81,8 +88,8 @@ export class Site extends pulumi.ComponentResource {
     this.publicKeys = this.underlay.publicKeys;
     this.knownPeers = this.underlay.knownPeers;
     const spec = pulumi
-      .all([pulumi.output(args.facts), this.publicKeys])
-      .apply(([f, keys]) => checkSpecFor(plan, args.checked, args.settings, f, keys));
+      .all([pulumi.output(args.facts), this.publicKeys, this.underlay.tunnelRoutes])
+      .apply(([f, keys, routes]) => checkSpecFor(plan, args.checked, args.settings, f, keys, routes));
     this.check = new FabricCheck(
       `${name}-check`,
       {

@@ -21,6 +21,8 @@ export class Underlay extends pulumi.ComponentResource {
   readonly knownPeers: pulumi.Output<string[]>;
   /** "<site>/<node>" of peers left out because their key is not published yet. */
   readonly missingPeers: pulumi.Output<string[]>;
+  /** node → the AllowedIPs of the peers configured on it (read back): where its tunnel routes. */
+  readonly tunnelRoutes: pulumi.Output<Record<string, string[]>>;
   constructor(name: string, args: UnderlayArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pve-fabric:site:Underlay", name, {}, opts);
     const facts = pulumi.output(args.facts);
@@ -54,6 +56,13 @@ export class Underlay extends pulumi.ComponentResource {
     this.knownPeers = pulumi
       .all(ifs.map(([, i]) => i.observed.apply((o) => o.peers.map((p) => p.publicKey))))
       .apply((ks) => [...new Set(ks.flat())].sort());
+    this.tunnelRoutes = pulumi
+      .all(
+        ifs.map(([n, i]) =>
+          i.observed.apply((o) => [n, o.peers.flatMap((p) => p.allowedIps).sort()] as const),
+        ),
+      )
+      .apply((kv) => Object.fromEntries(kv));
     this.missingPeers = planned.apply((p) => [...new Set(Object.values(p).flatMap((x) => x.missing))].sort());
     this.registerOutputs({
       publicKeys: this.publicKeys,

@@ -391,8 +391,16 @@ describe("a 3-site fabric end to end (real engine, lab)", function () {
     fs.rmSync(programDir(LAB3), { recursive: true, force: true });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fab3-"));
     const f = parseYaml(fs.readFileSync(path.join(REPO_ROOT, "fabric.yaml"), "utf8")) as {
-      sites: Record<string, unknown>;
+      sites: Record<string, { nodes: unknown[] } | unknown>;
     };
+    // roz gets a second node: in the first bootstrap run its tunnel cannot route to the first controller peer
+    // (roz's first node) yet, so PVE's apply gives it the uplink address as VTEP; round 2 must re-apply.
+    (f.sites.roz as { nodes: unknown[] }).nodes.push({
+      name: "roz2",
+      tunnelAddress: "10.1.0.2",
+      endpoint: "roz2.example.net",
+      exitNode: true,
+    });
     f.sites.waw = {
       nodes: [{ name: "waw1", tunnelAddress: "10.3.0.1", endpoint: "waw.example.net", exitNode: true }],
       subnets: { crossvnt: { cidr: "10.3.1.0/24", gateway: "10.3.1.1", snat: true } },
@@ -412,9 +420,22 @@ describe("a 3-site fabric end to end (real engine, lab)", function () {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("converges roz, wro and waw and every check passes on each, with the sdntest pinging both other sites", async () => {
+  it("converges roz (2 nodes), wro and waw and every check passes on each, the sdntest pinging both other sites", async () => {
     assert.deepEqual(p.sites, ["roz", "wro", "waw"]);
     await bootstrap(p);
+    const roz = byId(await checksOf(p, "roz"));
+    assert.deepEqual(
+      [roz["vtep proxmox-dell-r740"], roz["vtep roz2"], roz["vxlan proxmox-dell-r740->roz/roz2"]],
+      ["pass", "pass", "pass"],
+    );
+    assert.equal(
+      sh(
+        LAB3,
+        "roz/roz2",
+        "ip netns exec vrf_crossite ip -d -o link show vxlan_crossvnt | grep -o 'local [0-9.]*'",
+      ),
+      "local 10.1.0.2",
+    );
     for (const site of p.sites) {
       const c = await checksOf(p, site);
       assert.deepEqual(

@@ -59,6 +59,13 @@ const rmacs = (...vteps: string[]) =>
     },
   });
 
+// `ip -d -o link show type vxlan` as a lab node prints it (shortened).
+const VTEPS = (local: string) =>
+  [
+    `8: vxlan_crossvnt@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1370 \\    vxlan id 100000 local ${local} srcport 0 0 dstport 4789`,
+    `9: vrfvx_crossite@if9: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1370 \\    vxlan id 99999 local ${local} srcport 0 0 dstport 4789`,
+  ].join("\n");
+
 function healthyHost(over: Record<string, { out: string; rc: number }> = {}): HostAnswers {
   return {
     node: "pve1",
@@ -70,6 +77,7 @@ function healthyHost(over: Record<string, { out: string; rc: number }> = {}): Ho
       fdb: ok(FDB),
       nexthops: ok(nexthops("10.2.0.1")),
       rmacs: ok(rmacs("10.2.0.1")),
+      vteps: ok(VTEPS("10.1.0.1")),
       ...over,
     },
   };
@@ -113,6 +121,7 @@ describe("fabric check", () => {
     assert.deepEqual(statuses(rs), {
       "host pve1 net.ipv4.ip_forward": "pass",
       "host pve1 net.ipv4.conf.all.rp_filter": "pass",
+      "vtep pve1": "pass",
       "underlay pve1->wro/pve-wro": "pass",
       "control-plane pve1->wro/pve-wro": "pass",
       "vxlan pve1->wro/pve-wro": "pass",
@@ -199,7 +208,7 @@ describe("fabric check", () => {
       ],
     );
     assert.ok(rs.every((r) => r.status !== "fail"));
-    assert.match(formatTable("roz", rs), /^3 pass, 0 fail, 5 pending, 0 skipped$/m);
+    assert.match(formatTable("roz", rs), /^4 pass, 0 fail, 5 pending, 0 skipped$/m);
   });
 
   it("fails an unreachable host with the SSH error as the underlay diagnosis", () => {
@@ -333,6 +342,37 @@ describe("fabric check: router MAC (FRRouting/frr#16340)", () => {
 });
 
 describe("fabric check: VTEP address", () => {
+  it("fails a node whose VXLAN devices took the uplink address, naming the apply that ran too early", () => {
+    const rs = evaluate(spec({ sdntest: undefined }), [healthyHost({ vteps: ok(VTEPS("198.18.1.11")) })], {});
+    const v = rs.find((r) => r.id === "vtep pve1")!;
+    assert.deepEqual(
+      [v.status, v.detail],
+      ["fail", "vxlan_crossvnt=198.18.1.11, vrfvx_crossite=198.18.1.11: not the tunnel address 10.1.0.1"],
+    );
+    assert.match(v.diagnosis!, /`ip route get <first controller peer>`.*`pulumi up` re-applies/);
+    const ok1 = evaluate(spec({ sdntest: undefined }), [healthyHost()], {}).find(
+      (r) => r.id === "vtep pve1",
+    )!;
+    assert.equal(ok1.detail, "10.1.0.1 on vrfvx_crossite, vxlan_crossvnt");
+    // While the tunnel cannot route to the first controller peer yet (bootstrap), the wrong VTEP is expected.
+    const waiting = "the tunnel does not route to the first controller peer 10.1.0.1 yet";
+    const hosts = [{ ...spec().hosts[0], vtepPending: waiting }];
+    const early = evaluate(
+      spec({ sdntest: undefined, hosts }),
+      [healthyHost({ vteps: ok(VTEPS("198.18.1.11")) })],
+      {},
+    );
+    assert.deepEqual(
+      [early.find((r) => r.id === "vtep pve1")!.status, early.find((r) => r.id === "vtep pve1")!.detail],
+      ["pending", waiting],
+    );
+    const none = evaluate(spec({ sdntest: undefined }), [healthyHost({ vteps: ok("") })], {});
+    assert.match(
+      none.find((r) => r.id === "vtep pve1")!.diagnosis!,
+      /^vxlan: the SDN config is not realised/,
+    );
+  });
+
   it("names an SDN apply that ran before the tunnel address existed (VXLAN local = the uplink address)", () => {
     const wrong =
       "8: vxlan_crossvnt@if8: <BROADCAST> mtu 1370 \\    link/ether a6:18:11:2c:3e:a4 \\    vxlan id 100000 local 198.18.1.10 srcport 0 0 dstport 4789";

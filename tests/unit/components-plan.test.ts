@@ -2,7 +2,7 @@
 // from published facts, and what the fabric check expects during and after the bootstrap (ADR 003).
 import assert from "node:assert/strict";
 import { checkStack, type CheckedStack } from "../../fabric";
-import { checkSpecFor, planSite, wgPeers } from "../../components/plan";
+import { checkSpecFor, planSite, vtepReady, wgPeers } from "../../components/plan";
 import { parseSiteSettings, type SiteSettings } from "../../components/settings";
 import { rozStack, seedFabric } from "./fixtures/fabric";
 
@@ -131,6 +131,42 @@ describe("site plan", () => {
         ],
         missing: [],
       },
+    );
+  });
+
+  it("counts a node's VTEP ready once it is the first controller peer or its tunnel routes there", () => {
+    const hosts = [
+      { node: "roz1", tunnelAddress: "10.1.0.1" },
+      { node: "roz2", tunnelAddress: "10.1.0.2" },
+    ] as Parameters<typeof vtepReady>[0];
+    const peers = ["10.1.0.1", "10.1.0.2", "10.2.0.1"];
+    // First bootstrap run: roz2 has no peers yet, so PVE's `ip route get 10.1.0.1` leaves through the uplink.
+    assert.deepEqual(vtepReady(hosts, peers, { roz1: [], roz2: [] }), ["roz1"]);
+    assert.deepEqual(
+      vtepReady(hosts, peers, { roz1: ["10.1.0.2/32"], roz2: ["10.1.0.1/32", "10.2.0.1/32"] }),
+      ["roz1", "roz2"],
+    );
+    // A site whose nodes are not the first peer (wro, when roz's key is not published yet).
+    assert.deepEqual(vtepReady([{ node: "wro1", tunnelAddress: "10.2.0.1" }] as typeof hosts, peers, {}), []);
+    // The check expects the uplink VTEP (pending, not failed) on exactly the nodes that are not ready.
+    const p = planSite(roz(), settings());
+    const first = p.overlay.controller.peers[0];
+    const node = p.hosts[0].node;
+    const pend = (routes: Record<string, string[]>) =>
+      checkSpecFor(p, roz(), settings(), {}, {}, routes).hosts[0].vtepPending;
+    assert.equal(first, p.hosts[0].tunnelAddress, "roz's node is the seed's first controller peer");
+    assert.equal(pend({ [node]: [] }), undefined);
+    const other = {
+      ...p,
+      overlay: { ...p.overlay, controller: { ...p.overlay.controller, peers: ["10.2.0.1", first] } },
+    };
+    assert.match(
+      checkSpecFor(other, roz(), settings(), {}, {}, { [node]: [] }).hosts[0].vtepPending!,
+      /first controller peer 10\.2\.0\.1/,
+    );
+    assert.equal(
+      checkSpecFor(other, roz(), settings(), {}, {}, { [node]: ["10.2.0.1/32"] }).hosts[0].vtepPending,
+      undefined,
     );
   });
 
