@@ -12,7 +12,8 @@
 //   vxlan          every remote VTEP present in the FDB of the vnet's VXLAN devices, and every router MAC
 //                  that zebra routes through present in its router-MAC table and the zone VXLAN's FDB
 //   overlay        sdntest → every remote sdntest (ICMP)
-//   snat           sdntest → an outside address through the exit node's SNAT
+//   snat           sdntest → an outside address through the exit node's SNAT; and on every non-exit node, the
+//                  zone's default route leads only to this site's exit nodes (not another site's SNAT)
 //   mtu            a don't-fragment probe of exactly the overlay MTU passes, one byte more does not
 // A layer that fails makes every layer above it report "blocked by <layer>", so the diagnosis names the
 // lowest broken layer, not its symptoms.
@@ -48,6 +49,8 @@ export interface CheckHost {
   tunnelAddress: string;
   /** Why its VXLANs cannot have the tunnel address yet (bootstrap: plan.ts vtepReady); undefined when ready. */
   vtepPending?: string;
+  /** A non-exit node sends its VMs' outside traffic along the zone's EVPN default route: checked. */
+  exitNode?: boolean;
 }
 
 export interface CheckTarget {
@@ -157,6 +160,7 @@ export function hostProbe(spec: CheckSpec, host: CheckHost): Record<string, stri
     // zebra's view of routed EVPN traffic: next hops (VTEP + router MAC) and the router MACs it installed.
     nexthops: "vtysh -c 'show evpn next-hops vni all json'",
     rmacs: "vtysh -c 'show evpn rmac vni all json'",
+    ...(host.exitNode === false ? { egress: `vtysh -c 'show ip route vrf ${vrfNetns} 0.0.0.0/0 json'` } : {}),
   };
 }
 
@@ -276,6 +280,23 @@ export function parseEvpnRouterMacs(text: string): Record<string, string[]> {
   return Object.fromEntries(Object.entries(out).map(([v, m]) => [v, [...m].sort()]));
 }
 
+/** `show ip route vrf X 0.0.0.0/0 json` → the next hops of the BGP (EVPN) default route. */
+export function parseBgpDefaultNextHops(text: string): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const routes = ((doc ?? {}) as Record<string, { protocol?: string; nexthops?: { ip?: string }[] }[]>)[
+    "0.0.0.0/0"
+  ];
+  return (routes ?? [])
+    .filter((r) => r.protocol === "bgp")
+    .flatMap((r) => (r.nexthops ?? []).map((n) => n.ip).filter((ip): ip is string => !!ip))
+    .sort();
+}
+
 // --- evaluation --------------------------------------------------------------------------------------
 
 export interface HostAnswers {
@@ -366,6 +387,23 @@ export function evaluate(
               ? `${wrongLocal.map(([d, l]) => `${d}=${l}`).join(", ")}: not the tunnel address ${tunnel}`
               : `${tunnel} on ${devices.join(", ")}`,
     });
+    if (host(h.node)?.exitNode === false) {
+      const via = parseBgpDefaultNextHops(s.egress?.out ?? "").map((ip) => {
+        const p = spec.peers.find((x) => x.tunnelAddress === ip);
+        return { ip, site: p?.site, name: p ? `${p.site}/${p.node} (${ip})` : ip };
+      });
+      const foreign = via.filter((v) => v.site !== spec.site);
+      add({
+        id: `egress ${h.node}`,
+        layer: "snat",
+        status: via.length && !foreign.length ? "pass" : "fail",
+        detail: !via.length
+          ? "no EVPN default route in the zone: no exit node of this site announces one"
+          : foreign.length
+            ? `default route via ${via.map((v) => v.name).join(", ")}: ${foreign.map((v) => v.name).join(", ")} is another site's exit`
+            : `default route via ${via.map((v) => v.name).join(", ")}`,
+      });
+    }
     for (const p of spec.peers) {
       if (p.site === spec.site && p.node === h.node) continue;
       const who = `${h.node}->${p.site}/${p.node}`;
@@ -601,6 +639,13 @@ function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"], loc
       );
     }
     case "snat":
+      if (r.id.startsWith("egress"))
+        return r.detail.startsWith("no EVPN default")
+          ? "snat: this non-exit node has no way out: mark a node of this site `exitNode: true` and `pulumi up`"
+          : `snat: ${r.id.split(" ")[1]} is not an exit node, so it takes every site's EVPN default route (ECMP) and ` +
+              "sends part of its VMs' outside traffic to another site, whose SNAT covers only that site's subnets: " +
+              `those flows are lost. Fix: make it an exit node (\`exitNode: true\` in fabric.yaml) and \`pulumi up\`; ` +
+              "PVE then ignores other sites' default routes on it and it SNATs itself";
       return (
         "snat: sdntest reaches the other site but not the outside: the subnet has snat off, the exit node's SNAT " +
         "rule is missing (PVE adds it on apply), the FORWARD rule fwd-snat (vnet -> anywhere) is missing, or " +

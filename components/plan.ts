@@ -356,6 +356,7 @@ export function checkSpecFor(
       node: h.node,
       wgInterface: h.wireguard.interface,
       tunnelAddress: h.tunnelAddress,
+      exitNode: plan.overlay.zone.exitNodes.includes(h.node),
       ...(ready && !ready.includes(h.node)
         ? {
             vtepPending:

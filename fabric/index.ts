@@ -227,7 +227,7 @@ function warningsFor(f: FabricConfig, site: string, s: StackConfig): string[] {
     const exits = sf.nodes.filter((n) => n.exitNode).length;
     if (exits > 0 && exits < sf.nodes.length && Object.keys(f.sites).length > 1) {
       w.push(
-        `site ${name}: non-exit nodes pick a default route among every site's exit nodes by BGP tie-break and may leave through another site un-NATed (reference §2.7 mechanism 4)`,
+        `site ${name}: non-exit nodes pick a default route among every site's exit nodes by BGP tie-break and may leave through another site un-NATed (reference §2.7 mechanism 4); the fabric check's egress <node> row fails on it`,
       );
     }
   }

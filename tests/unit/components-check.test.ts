@@ -5,6 +5,7 @@ import {
   evaluate,
   formatTable,
   hostProbe,
+  parseBgpDefaultNextHops,
   parseBgpPeers,
   parseEvpnRouterMacs,
   parseFdb,
@@ -338,6 +339,86 @@ describe("fabric check: router MAC (FRRouting/frr#16340)", () => {
       rs.find((x) => x.id === "overlay sdntest->wro")!.diagnosis!,
       /^overlay: the tunnel, BGP, VXLAN and this site's FORWARD rules are in place but sdntest gets no answer from wro: read wro's check table/,
     );
+  });
+});
+
+describe("fabric check: egress of a non-exit node", () => {
+  // `show ip route vrf vrf_crossite 0.0.0.0/0 json` on a non-exit lab node (roz2), trimmed: the EVPN default
+  // is ECMP over roz's exit and wro's exit; the kernel's fall-through entries follow it.
+  const route = (...ips: string[]) =>
+    JSON.stringify({
+      "0.0.0.0/0": [
+        {
+          prefix: "0.0.0.0/0",
+          protocol: "bgp",
+          selected: true,
+          nexthops: ips.map((ip) => ({ ip, afi: "ipv4" })),
+        },
+        { prefix: "0.0.0.0/0", protocol: "kernel", nexthops: [{ ip: "169.254.0.1" }] },
+        { prefix: "0.0.0.0/0", protocol: "kernel", nexthops: [{ unreachable: true }] },
+      ],
+    });
+  const twoNodes = (over: Partial<CheckSpec> = {}) =>
+    spec({
+      sdntest: undefined,
+      hosts: [{ node: "roz2", wgInterface: "wg0", tunnelAddress: "10.1.0.2", exitNode: false }],
+      peers: [
+        { site: "roz", node: "pve1", tunnelAddress: "10.1.0.1", publicKey: OTHER },
+        { site: "wro", node: "pve-wro", tunnelAddress: "10.2.0.1", publicKey: WRO_KEY },
+      ],
+      ...over,
+    });
+  const egress = (out: string) => {
+    const both = {
+      handshakes: ok(`${WRO_KEY}\t990\n${OTHER}\t995\n`),
+      bgp: ok(
+        JSON.stringify({
+          peers: { "10.1.0.1": { state: "Established" }, "10.2.0.1": { state: "Established" } },
+        }),
+      ),
+      fdb: ok(
+        `${FDB}\n00:00:00:00:00:00 dev vxlan_crossvnt dst 10.1.0.1 self permanent\n${RMAC} dev vrfvx_crossite dst 10.1.0.1 self`,
+      ),
+      nexthops: ok(nexthops("10.2.0.1")),
+      vteps: ok(VTEPS("10.1.0.2")),
+      egress: ok(out),
+    };
+    const rs = evaluate(twoNodes(), [{ ...healthyHost(both), node: "roz2" }], {});
+    assert.deepEqual(
+      rs.filter((r) => r.status === "fail").map((r) => r.id),
+      rs.some((r) => r.id === "egress roz2" && r.status === "fail") ? ["egress roz2"] : [],
+    );
+    return rs.find((r) => r.id === "egress roz2")!;
+  };
+
+  it("reads only the BGP default's next hops", () => {
+    assert.deepEqual(parseBgpDefaultNextHops(route("10.2.0.1", "10.1.0.1")), ["10.1.0.1", "10.2.0.1"]);
+    assert.deepEqual(parseBgpDefaultNextHops("{}"), []);
+    assert.equal(
+      hostProbe(twoNodes(), twoNodes().hosts[0]).egress,
+      "vtysh -c 'show ip route vrf vrf_crossite 0.0.0.0/0 json'",
+    );
+    assert.equal(hostProbe(spec(), spec().hosts[0]).egress, undefined, "exit nodes are not probed");
+  });
+
+  it("fails a non-exit node whose default route also leads to another site's exit, naming the fix", () => {
+    const r = egress(route("10.1.0.1", "10.2.0.1"));
+    assert.deepEqual(
+      [r.status, r.detail],
+      [
+        "fail",
+        "default route via roz/pve1 (10.1.0.1), wro/pve-wro (10.2.0.1): wro/pve-wro (10.2.0.1) is another site's exit",
+      ],
+    );
+    assert.match(
+      r.diagnosis!,
+      /^snat: roz2 is not an exit node, .*Fix: make it an exit node \(`exitNode: true` in fabric\.yaml\)/,
+    );
+    assert.deepEqual(
+      [egress(route("10.1.0.1")).status, egress(route("10.1.0.1")).detail],
+      ["pass", "default route via roz/pve1 (10.1.0.1)"],
+    );
+    assert.equal(egress(route()).status, "fail");
   });
 });
 

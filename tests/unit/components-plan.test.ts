@@ -212,7 +212,9 @@ describe("site plan", () => {
       outside: "198.18.0.1",
     });
     assert.equal(done.overlayMtu, 1370);
-    assert.deepEqual(done.hosts, [{ node: "pve1", wgInterface: "wg0", tunnelAddress: "10.1.0.1" }]);
+    assert.deepEqual(done.hosts, [
+      { node: "pve1", wgInterface: "wg0", tunnelAddress: "10.1.0.1", exitNode: true },
+    ]);
   });
 
   it("refuses bad site settings naming the key, the value and the rule", () => {

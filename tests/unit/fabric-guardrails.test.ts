@@ -50,7 +50,7 @@ describe("fabric guardrails", () => {
     assert.deepEqual(r.access.nodes.lon2.auth, { kind: "key", key: { kind: "encrypted" } });
     assert.deepEqual(r.warnings, [
       "placeholder: sites.wro.nodes[0].endpoint is a reserved example name (wro.dyn.example.org); replace it before `pulumi up -s lon`",
-      "site lon: non-exit nodes pick a default route among every site's exit nodes by BGP tie-break and may leave through another site un-NATed (reference §2.7 mechanism 4)",
+      "site lon: non-exit nodes pick a default route among every site's exit nodes by BGP tie-break and may leave through another site un-NATed (reference §2.7 mechanism 4); the fabric check's egress <node> row fails on it",
     ]);
   });
 
