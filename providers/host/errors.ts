@@ -69,6 +69,22 @@ export class SshConnectError extends HostError {
   }
 }
 
+/** An established connection died under a running command (a reset, or silence ended by keepalives). */
+export class SshLostError extends HostError {
+  constructor(
+    host: string,
+    readonly command: string,
+    readonly cause: string,
+  ) {
+    super(
+      `the SSH connection to ${host} was lost while running: ${command} (${cause}). The command may or may not ` +
+        "have run; files are replaced atomically, so the host holds the old or the new version of each. Run " +
+        "`pulumi up` again once the host is reachable: it reads the host and finishes the work.",
+      host,
+    );
+  }
+}
+
 /** Bad input to the host layer itself (a pinned key that is not a key, a relative path, ...). */
 export class HostInputError extends HostError {}
 

@@ -12,6 +12,7 @@ import {
   HostKeyMismatchError,
   RemoteCommandError,
   SshConnectError,
+  SshLostError,
 } from "./errors";
 import { sh } from "./quote";
 
@@ -83,6 +84,11 @@ function audit(entry: Record<string, unknown>) {
   if (file) fs.appendFileSync(file, JSON.stringify({ pid: process.pid, ...entry }) + "\n");
 }
 
+/** Why a pooled connection died (ssh2 'error' event), for the command that was running on it. */
+const lostReason = new WeakMap<object, string>();
+
+const KEEPALIVE_MS = Number(process.env.PVE_FABRIC_SSH_KEEPALIVE_MS ?? 5000);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SshPool {
@@ -137,6 +143,10 @@ export class SshPool {
           privateKey: t.privateKey,
           agent,
           readyTimeout: timeout,
+          // A connection that goes silent (a WAN link down, no RST) would hang the update for ever: SSH
+          // keepalives declare it dead after ~15 s, the running command fails with "connection lost".
+          keepaliveInterval: KEEPALIVE_MS,
+          keepaliveCountMax: 3,
           hostVerifier: (key: Buffer) => {
             presented = fingerprintOfBlob(key);
             return presented === expected;
@@ -159,6 +169,14 @@ export class SshPool {
       audit({ host: id, event: "handshake" });
       // A dropped connection leaves the pool, so the next command dials a fresh one.
       ssh.connection?.on("close", () => this.conns.delete(id));
+      // ssh2 reports a dead link (keepalive timeout, reset) as an 'error' event on the client: unheard, it
+      // crashes the provider process or leaves a running command waiting for ever. Record why and close the
+      // socket, so the running command ends now and exec() names the cause.
+      ssh.connection?.on("error", (e: Error) => {
+        lostReason.set(ssh, e.message);
+        this.conns.delete(id);
+        ssh.connection?.destroy();
+      });
       return ssh;
     }
     throw new SshConnectError(id, attempts, last);
@@ -177,8 +195,11 @@ export class SshPool {
     } catch (e) {
       if (e instanceof HostError) throw e;
       this.conns.delete(id);
-      throw new SshConnectError(id, 1, `connection lost while running: ${command} (${(e as Error).message})`);
+      throw new SshLostError(id, command, lostReason.get(ssh) ?? (e as Error).message);
     }
+    // A channel cut by a dead link ends without an exit status.
+    const lost = lostReason.get(ssh);
+    if (lost && r.code === null) throw new SshLostError(id, command, lost);
     const code = r.code ?? -1;
     if (r.code === null || !(opts.okExits ?? [0]).includes(code)) {
       throw new RemoteCommandError(id, command, r.code, r.stderr, r.signal);

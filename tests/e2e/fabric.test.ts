@@ -1,7 +1,7 @@
 // The acceptance run of issue 9, under the real engine against the lab: the program (index.ts) driven by the
 // `pulumi` CLI exactly as docs/guide.md tells a user (stack init per site, then two rounds of `up`, ADR 003),
 // with the CI workflow's commands (check-config, preview --diff) on the same stacks. Two sites emulating
-// PVE 9.1 (roz) and 8.4 (wro); then a 3-site fabric. ~6 min on 2 cores.
+// PVE 9.1 (roz) and 8.4 (wro); then a 3-site fabric with a 2-node site. ~9 min on 2 cores.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -320,6 +320,51 @@ describe("the program end to end (real engine, lab)", function () {
     const fixed = await up(p, "roz");
     assert.equal(fixed.code, 0, fixed.diag);
     assert.equal(byId(await checksOf(p, "roz"))["router-mac proxmox-dell-r740->wro/pve-wro"], "pass");
+  });
+
+  it("survives an SSH link that goes silent mid-update: an error naming the host, whole files, the next up repairs", async () => {
+    const node = p.status.sites[0].hosts[0];
+    const audit = path.join(os.tmpdir(), `fabe2e-audit-${process.pid}.jsonl`);
+    fs.rmSync(audit, { force: true });
+    sh(LAB, "roz", "sysctl -qw net.ipv4.conf.all.rp_filter=2");
+    const env = {
+      ...p.env,
+      PVE_FABRIC_SSH_AUDIT: audit,
+      PVE_FABRIC_SSH_ATTEMPTS: "2",
+      PVE_FABRIC_SSH_TIMEOUT_MS: "3000",
+    };
+    const running = up({ ...p, env }, "roz");
+    // Once a provider holds its connection to roz, the link goes silent both ways (no RST: a WAN outage).
+    const handshake = `"host":"root@${node.address}:22","event":"handshake"`;
+    const deadline = Date.now() + 120_000;
+    while (!(fs.existsSync(audit) && fs.readFileSync(audit, "utf8").includes(handshake))) {
+      assert.ok(Date.now() < deadline, "no SSH handshake with roz within 120 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    sh(
+      LAB,
+      "roz",
+      "nft -f - <<'EOF'\ntable inet e2e_silence {\n chain in { type filter hook input priority -300; tcp dport 22 drop; }\n" +
+        " chain out { type filter hook output priority -300; tcp sport 22 drop; }\n}\nEOF",
+    );
+    let broken: Awaited<ReturnType<typeof up>>;
+    try {
+      broken = await running;
+    } finally {
+      sh(LAB, "roz", "nft delete table inet e2e_silence");
+      fs.rmSync(audit, { force: true });
+    }
+    // Without SSH keepalives this update would hang for ever; now it ends, naming the host.
+    assert.notEqual(broken.code, 0, "the update fails");
+    assert.match(broken.all, new RegExp(`${node.address.replace(/\./g, "\\.")}`));
+    assert.match(broken.all, /was lost while running|attempt 2\/2|host unreachable/);
+    // A known state: the files the providers manage are whole (written atomically or not at all).
+    sh(LAB, "roz", "sysctl -p /etc/sysctl.d/90-pve-fabric.conf >/dev/null && wg-quick strip wg0 >/dev/null");
+    const fixed = await up(p, "roz");
+    assert.equal(fixed.code, 0, fixed.diag);
+    assert.equal(sh(LAB, "roz", "sysctl -n net.ipv4.conf.all.rp_filter"), "0");
+    const again = await up(p, "roz", ["--expect-no-changes"]);
+    assert.equal(again.code, 0, again.diag);
   });
 
   it("keeps every private key and the API tokens out of the state files (grep), which do hold the public facts", async () => {
