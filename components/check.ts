@@ -203,14 +203,19 @@ export function parseSysctls(text: string): Record<string, string> {
   return out;
 }
 
-/** `show bgp l2vpn evpn summary json` → neighbour → state. FRR nests "peers" at the top or per AFI. */
-export function parseBgpPeers(text: string): Record<string, string> {
-  let doc: unknown;
+/** vtysh's `… json` output as an object; {} when it printed something else (FRR down, "% not found"). */
+function vtyshJson(text: string): Record<string, unknown> {
   try {
-    doc = JSON.parse(text);
+    const doc: unknown = JSON.parse(text);
+    return doc && typeof doc === "object" ? (doc as Record<string, unknown>) : {};
   } catch {
     return {};
   }
+}
+
+/** `show bgp l2vpn evpn summary json` → neighbour → state. FRR nests "peers" at the top or per AFI. */
+export function parseBgpPeers(text: string): Record<string, string> {
+  const doc = vtyshJson(text);
   const out: Record<string, string> = {};
   const visit = (o: unknown) => {
     if (!o || typeof o !== "object") return;
@@ -262,14 +267,9 @@ export function unmapV4(ip: string): string {
  * router MAC) → VTEP → the router MACs listed for it. IPv6 routes' IPv4-mapped next hops count for their VTEP.
  */
 export function parseEvpnRouterMacs(text: string): Record<string, string[]> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return {};
-  }
+  const doc = vtyshJson(text);
   const out: Record<string, Set<string>> = {};
-  for (const vni of Object.values((doc ?? {}) as Record<string, unknown>)) {
+  for (const vni of Object.values(doc)) {
     if (!vni || typeof vni !== "object") continue;
     for (const e of Object.values(vni as Record<string, unknown>)) {
       const { nexthopIp, vtepIp, routerMac } = (e ?? {}) as Record<string, unknown>;
@@ -282,15 +282,8 @@ export function parseEvpnRouterMacs(text: string): Record<string, string[]> {
 
 /** `show ip route vrf X 0.0.0.0/0 json` → the next hops of the BGP (EVPN) default route. */
 export function parseBgpDefaultNextHops(text: string): string[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return [];
-  }
-  const routes = ((doc ?? {}) as Record<string, { protocol?: string; nexthops?: { ip?: string }[] }[]>)[
-    "0.0.0.0/0"
-  ];
+  const routes = vtyshJson(text)["0.0.0.0/0"] as
+    { protocol?: string; nexthops?: { ip?: string }[] }[] | undefined;
   return (routes ?? [])
     .filter((r) => r.protocol === "bgp")
     .flatMap((r) => (r.nexthops ?? []).map((n) => n.ip).filter((ip): ip is string => !!ip))
