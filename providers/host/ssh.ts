@@ -43,6 +43,8 @@ export interface PoolOptions {
   attempts?: number;
   attemptTimeoutMs?: number;
   retryDelayMs?: number;
+  /** SSH keepalive interval; three missed end the connection (0 turns keepalives off). */
+  keepaliveMs?: number;
   log?: (line: string) => void;
 }
 
@@ -87,8 +89,6 @@ function audit(entry: Record<string, unknown>) {
 /** Why a pooled connection died (ssh2 'error' event), for the command that was running on it. */
 const lostReason = new WeakMap<object, string>();
 
-const KEEPALIVE_MS = Number(process.env.PVE_FABRIC_SSH_KEEPALIVE_MS ?? 5000);
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SshPool {
@@ -123,6 +123,7 @@ export class SshPool {
     const attempts = this.opts.attempts ?? Number(process.env.PVE_FABRIC_SSH_ATTEMPTS ?? 4);
     const timeout = this.opts.attemptTimeoutMs ?? Number(process.env.PVE_FABRIC_SSH_TIMEOUT_MS ?? 8000);
     const delay = this.opts.retryDelayMs ?? 1000;
+    const keepalive = this.opts.keepaliveMs ?? Number(process.env.PVE_FABRIC_SSH_KEEPALIVE_MS ?? 5000);
     const log = this.opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
     const agent = t.privateKey ? undefined : (t.agentSocket ?? process.env.SSH_AUTH_SOCK);
     if (!t.privateKey && !agent) {
@@ -145,7 +146,7 @@ export class SshPool {
           readyTimeout: timeout,
           // A connection that goes silent (a WAN link down, no RST) would hang the update for ever: SSH
           // keepalives declare it dead after ~15 s, the running command fails with "connection lost".
-          keepaliveInterval: KEEPALIVE_MS,
+          keepaliveInterval: keepalive,
           keepaliveCountMax: 3,
           hostVerifier: (key: Buffer) => {
             presented = fingerprintOfBlob(key);

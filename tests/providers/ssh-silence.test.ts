@@ -23,13 +23,10 @@ describe("SSH pool: a link that goes silent mid-command", function () {
     assert.equal(s.state, "up", s.problems.join("; "));
   });
   after(() => down(LAB));
-  afterEach(() =>
-    spawnSync(enterArgs(LAB, "roz")[0], [
-      ...enterArgs(LAB, "roz").slice(1),
-      "nft",
-      "delete table inet silence",
-    ]),
-  );
+  afterEach(() => {
+    const [cmd, ...args] = [...enterArgs(LAB, "roz"), "nft", "delete table inet silence"];
+    spawnSync(cmd, args);
+  });
 
   function probe(silence: boolean, keepaliveMs: string): Promise<Record<string, unknown>> {
     const h = s.sites[0].hosts[0];
