@@ -13,10 +13,8 @@ import {
   translateFrr,
   translateHook,
 } from "../../lab/realize/translate";
+import { CONFORMANCE_DIR as CASES } from "../conformance";
 
-const CASES =
-  process.env.PVE_FABRIC_CONFORMANCE_DIR ??
-  path.resolve(__dirname, "../../../shared/conformance/pve-network-evpn");
 const read = (c: string, f: string) => fs.readFileSync(path.join(CASES, c, f), "utf8");
 
 describe("lab realisation: translation of PVE's generated files", () => {

@@ -13,10 +13,7 @@ import {
   SdnConfigError,
 } from "../../lab/sdn/generate";
 import { renderSdnCommand } from "../../lab/sdn/render-cli";
-
-const CONFORMANCE =
-  process.env.PVE_FABRIC_CONFORMANCE_DIR ??
-  path.resolve(__dirname, "../../../shared/conformance/pve-network-evpn");
+import { CONFORMANCE_DIR as CONFORMANCE } from "../conformance";
 
 /** Whitespace-normalised lines: trailing blanks per line and trailing empty lines do not count. */
 function normalise(text: string): string[] {
