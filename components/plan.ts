@@ -311,10 +311,9 @@ export function checkSpecFor(
   settings: SiteSettings,
   facts: Record<string, PeerFacts | undefined>,
   ownKeys: Record<string, string>,
-  /** node → AllowedIPs configured on it (Underlay.tunnelRoutes); a node not vtepReady expects a wrong VTEP. */
-  tunnelRoutes?: Record<string, string[]>,
+  /** The nodes vtepReady() lists; any other node's VTEP is expected to be wrong until the next apply. */
+  ready?: string[],
 ): CheckSpec {
-  const ready = tunnelRoutes && vtepReady(plan.hosts, plan.overlay.controller.peers, tunnelRoutes);
   const { derived, fabric } = checked;
   const site = plan.site;
   const mine = Object.values(ownKeys);

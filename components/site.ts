@@ -61,15 +61,16 @@ export class Site extends pulumi.ComponentResource {
       },
       c,
     );
+    const ready = this.underlay.tunnelRoutes.apply((r) =>
+      vtepReady(plan.hosts, plan.overlay.controller.peers, r),
+    );
     this.overlay = new Overlay(
       `${name}-sdn`,
       {
         api: args.api,
         plan: plan.overlay,
         applyAfter: [this.underlay, ...Object.values(this.hostPrep)],
-        vtepReady: this.underlay.tunnelRoutes.apply((r) =>
-          vtepReady(plan.hosts, plan.overlay.controller.peers, r),
-        ),
+        vtepReady: ready,
       },
       c,
     );
@@ -88,8 +89,8 @@ export class Site extends pulumi.ComponentResource {
     this.publicKeys = this.underlay.publicKeys;
     this.knownPeers = this.underlay.knownPeers;
     const spec = pulumi
-      .all([pulumi.output(args.facts), this.publicKeys, this.underlay.tunnelRoutes])
-      .apply(([f, keys, routes]) => checkSpecFor(plan, args.checked, args.settings, f, keys, routes));
+      .all([pulumi.output(args.facts), this.publicKeys, ready])
+      .apply(([f, keys, r]) => checkSpecFor(plan, args.checked, args.settings, f, keys, r));
     this.check = new FabricCheck(
       `${name}-check`,
       {

@@ -152,22 +152,24 @@ describe("site plan", () => {
     const p = planSite(roz(), settings());
     const first = p.overlay.controller.peers[0];
     const node = p.hosts[0].node;
-    const pend = (routes: Record<string, string[]>) =>
-      checkSpecFor(p, roz(), settings(), {}, {}, routes).hosts[0].vtepPending;
+    // As Site wires it: the nodes vtepReady() lists for the routes the interfaces report.
+    const pending = (plan: typeof p, routes: Record<string, string[]>) =>
+      checkSpecFor(
+        plan,
+        roz(),
+        settings(),
+        {},
+        {},
+        vtepReady(plan.hosts, plan.overlay.controller.peers, routes),
+      ).hosts[0].vtepPending;
     assert.equal(first, p.hosts[0].tunnelAddress, "roz's node is the seed's first controller peer");
-    assert.equal(pend({ [node]: [] }), undefined);
+    assert.equal(pending(p, { [node]: [] }), undefined);
     const other = {
       ...p,
       overlay: { ...p.overlay, controller: { ...p.overlay.controller, peers: ["10.2.0.1", first] } },
     };
-    assert.match(
-      checkSpecFor(other, roz(), settings(), {}, {}, { [node]: [] }).hosts[0].vtepPending!,
-      /first controller peer 10\.2\.0\.1/,
-    );
-    assert.equal(
-      checkSpecFor(other, roz(), settings(), {}, {}, { [node]: ["10.2.0.1/32"] }).hosts[0].vtepPending,
-      undefined,
-    );
+    assert.match(pending(other, { [node]: [] })!, /first controller peer 10\.2\.0\.1/);
+    assert.equal(pending(other, { [node]: ["10.2.0.1/32"] }), undefined);
   });
 
   it("marks wro pending until wro published its key, then until wro knows roz's key, then expects everything", () => {
