@@ -548,6 +548,13 @@ export function diagnose(spec: CheckSpec, results: CheckResult[]): CheckResult[]
   });
 }
 
+/** One cause for a wrong local VTEP, whether the vtep row or a remote VXLAN row found it. */
+const WRONG_VTEP =
+  "vxlan: this node's VXLAN devices use the uplink address, not the tunnel address, as their VTEP, so the other " +
+  "nodes send to an address they cannot reach. PVE picks it on apply with `ip route get <first controller peer>`, " +
+  "and the apply ran before the tunnel routed there (a first bootstrap run, that peer's key not known yet). " +
+  "`pulumi up` re-applies once the tunnel routes to it; by hand: Datacenter > SDN > Apply";
+
 function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"], localRulesOk: boolean): string {
   switch (r.layer) {
     case "underlay":
@@ -587,10 +594,7 @@ function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"], loc
         return r.detail.startsWith("no VXLAN")
           ? "vxlan: the SDN config is not realised on this node: read its SDN status in PVE (per-node apply status), " +
               "then `pulumi up` (the apply checks every node)"
-          : "vxlan: this node's VXLAN devices use another address than its tunnel address as their VTEP, so the " +
-              "other nodes send to an address they cannot reach. PVE picks it on apply with `ip route get <first " +
-              "controller peer>`, and the apply ran before the tunnel routed there (a first bootstrap run, that peer's " +
-              "key not known yet). `pulumi up` re-applies once the tunnel routes to it; by hand: Datacenter > SDN > Apply";
+          : WRONG_VTEP;
       if (r.id.startsWith("router-mac")) {
         const vtep = /VTEP (\S+)/.exec(r.detail)?.[1] ?? "<VTEP>";
         return (
@@ -601,12 +605,7 @@ function causeOf(r: CheckResult, spec: CheckSpec, fw: CheckSpec["firewall"], loc
           "FRRouting/frr#20588, or no default routes reaching non-exit nodes from other sites"
         );
       }
-      if (r.detail.includes("is not the tunnel address"))
-        return (
-          "vxlan: this node's VXLAN devices use the uplink address, not the tunnel address, as their VTEP: the SDN " +
-          "config was applied before the WireGuard interface had its address; re-apply SDN (PVE: Datacenter > SDN > " +
-          "Apply, or `pulumi up` after changing the zone) and the VTEPs follow"
-        );
+      if (r.detail.includes("is not the tunnel address")) return WRONG_VTEP;
       return (
         "vxlan: the remote VTEP is missing from the FDB although BGP is up; the SDN config was not applied on this " +
         "node (SdnApply, per-node status), or the vnet's VNI differs between the sites"
