@@ -2,7 +2,7 @@
 // against a naive baseline with one `remote.Command` per step, reported as a ratio; and SSH handshakes per
 // host per run (the bar: one).
 //
-// What is measured. The lab "benchfab" with the seed's two sites (fabric.yaml), converged by the bootstrap of
+// What is measured. The lab "bench…" (per checkout) with the seed's two sites (fabric.yaml), converged by the bootstrap of
 // ADR 003 (lab/main.ts); then N (default 3) no-op `pulumi preview -s roz` of index.ts by the real engine in
 // the lab's operator namespace, and N no-op previews of the baseline there (a temp stack, scripts/engine.ts).
 // Time is wall time of each preview; handshakes and commands come from the PVE_FABRIC_SSH_AUDIT trail of
@@ -37,8 +37,9 @@ import * as path from "node:path";
 import { down, enterArgs, REPO_ROOT } from "../../lab/lab";
 import { initStacks, prepare, programDir, pulumi, upSite, type LabProgram } from "../../lab/main";
 import { changesOf, tempStack } from "../../scripts/engine";
+import { checkoutLabName } from "../lab-name";
 
-const LAB = "benchfab";
+const LAB = checkoutLabName("bench");
 const SITE = "roz";
 const NAIVE = path.join(__dirname, "naive-program");
 const keepLab = process.env.PVE_FABRIC_KEEP_LAB === "1";

@@ -19,9 +19,10 @@ import {
   type LabProgram,
 } from "../../lab/main";
 import type { CheckResult } from "../../components/check";
+import { checkoutLabName } from "../lab-name";
 
-const LAB = "fabe2e";
-const LAB3 = "fab3e2e";
+const LAB = checkoutLabName("fab2");
+const LAB3 = checkoutLabName("fab3");
 const verbose = process.env.PVE_FABRIC_VERBOSE === "1";
 const log = (l: string) => verbose && console.error(l);
 

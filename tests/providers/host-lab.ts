@@ -1,11 +1,12 @@
-// Lab plumbing for the host provider tests and the benchmark: a lab of our own (name "hostprov"), OpenSSH
+// Lab plumbing for the host provider tests and the benchmark: a lab of our own (name "hostp" + a hash of the checkout), OpenSSH
 // "by hand" access for drift injection, and running a script inside the operator namespace (lab hosts are
 // reachable only from there).
 import { execFileSync, spawn } from "node:child_process";
 import * as path from "node:path";
 import { down, enterArgs, statusOf, up, type LabStatus } from "../../lab/lab";
+import { checkoutLabName } from "../lab-name";
 
-export const LAB = process.env.HOST_TEST_LAB ?? "hostprov";
+export const LAB = process.env.HOST_TEST_LAB ?? checkoutLabName("hostp");
 const ROOT = path.resolve(__dirname, "../..");
 
 export async function labUp(): Promise<LabStatus> {

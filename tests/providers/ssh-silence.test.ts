@@ -5,8 +5,9 @@ import { strict as assert } from "node:assert";
 import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { down, enterArgs, up, type LabStatus } from "../../lab/lab";
+import { checkoutLabName } from "../lab-name";
 
-const LAB = "sshsilence";
+const LAB = checkoutLabName("sshs");
 const ROOT = path.resolve(__dirname, "../..");
 const SILENCE =
   "add table inet silence; add chain inet silence in { type filter hook input priority -300; }; " +
