@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { down, enterArgs, sshArgs, statusOf, up, type LabStatus } from "./lab";
+import { down, enterArgs, ownerRecord, REPO_ROOT, sshArgs, statusOf, up, type LabStatus } from "./lab";
 import * as path from "node:path";
 import { labDefinitionFromFabric } from "./fabric";
 import { DEFAULT_SITES } from "./plan";
@@ -15,7 +15,11 @@ const USAGE = `usage: npm run lab -- [<command>] [options]
      [--config <lab.yaml|json>] [--base <cidr>] [--no-api] [--json]
                                                bring the lab up (idempotent; cleans a killed run).
                                                Default topology: ./fabric.yaml if present, else roz,wro
-  down                                         remove every namespace, process, mount and file of the lab
+                                               Refused when the lab's name is taken by another checkout's
+                                               lab or by namespaces no lab records
+  down [--force]                               remove every namespace, process, mount and file the lab of
+                                               this checkout made; --force: also a lab another checkout
+                                               made (e.g. one since deleted) and unrecorded <lab>-* namespaces
   status [--json]                              what a stack config and a person debugging need
   exec <target> [-- <command...>]              run a command (default: a shell) in operator, internet,
                                                <site>, <site>/<node> or <site>/vm
@@ -39,7 +43,7 @@ function parseArgs(argv: string[]): Args {
   const rest = dd < 0 ? [] : argv.slice(dd + 1);
   const opts: Record<string, string[]> = {};
   const positional: string[] = [];
-  const flags = new Set(["json", "no-api", "help"]);
+  const flags = new Set(["json", "no-api", "help", "force"]);
   for (let i = 0; i < head.length; i++) {
     const a = head[i];
     if (a.startsWith("--")) {
@@ -126,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "down": {
       const t = Date.now();
-      const r = await down(name);
+      const r = await down(name, { force: !!a.opts.force, log: (l) => console.error(l) });
       console.error(
         `lab ${name} down in ${((Date.now() - t) / 1000).toFixed(2)} s: removed ${r.namespaces} namespaces, ` +
           `${r.processes} processes, ${r.mounts} mounts`,
@@ -137,6 +141,8 @@ async function main(argv: string[]): Promise<number> {
       const s = statusOf(name);
       if (json) console.log(JSON.stringify(s, null, 2));
       else printStatus(s);
+      const owner = ownerRecord(name)?.checkout;
+      if (!json && owner && owner !== REPO_ROOT) console.log(`  (a lab named '${name}' runs from ${owner})`);
       return s.state === "up" ? 0 : s.state === "down" ? 3 : 1;
     }
     case "exec":

@@ -39,18 +39,19 @@ const PRIVATE_IN_HOSTS = ["/etc", "/root", "/run", "/var/log", "/var/tmp"];
 
 export function labDir(name: string): string {
   const inRepo = path.join(REPO_ROOT, ".lab", name);
+  // The fallback is per checkout (a hash of its path): two checkouts under /root must not share lab files.
+  const checkout = createHash("sha256").update(REPO_ROOT).digest("hex").slice(0, 12);
   return PRIVATE_IN_HOSTS.some((p) => inRepo === p || inRepo.startsWith(p + "/"))
-    ? path.join("/var/lib/pve-fabric-lab", name)
+    ? path.join("/var/lib/pve-fabric-lab", checkout, name)
     : inRepo;
 }
 
 interface Paths {
-  dir: string; // .lab/<name>: only a mount point and the lock
+  dir: string; // .lab/<name>: only a mount point
   run: string; // tmpfs: everything the running lab has (keys, host layers, logs, state)
-  plan: string; // written before anything is created: what this lab owns
+  plan: string; // the lab's plan, for status (what exists is the owner record's business)
   state: string;
   keys: string;
-  lock: string;
 }
 
 function pathsOf(name: string): Paths {
@@ -62,7 +63,6 @@ function pathsOf(name: string): Paths {
     plan: path.join(r, "plan.json"),
     state: path.join(r, "state.json"),
     keys: path.join(r, "keys"),
-    lock: `${dir}.lock`,
   };
 }
 
@@ -151,27 +151,195 @@ function writeFile(file: string, content: string, mode: number) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Lock: one lab command per lab name at a time
+// Ownership (issue 19). A lab's namespaces, processes, mounts and files belong to the checkout and the run
+// that made them, and only those are ever removed: another checkout's lab of the same name is refused,
+// named, and left alone. The record lives where every checkout looks, /run/pve-fabric-lab/<lab>.json (a
+// tmpfs, like /run/netns: it ends with the namespaces it describes). Every lab command of a name, from any
+// checkout, holds /run/pve-fabric-lab/<lab>.lock; so a namespace name that `up` found free while holding it
+// can only be taken meanwhile by something that is not a lab (see createNamespaces).
 
-function withLock<T>(p: Paths, fn: () => Promise<T>): Promise<T> {
-  fs.mkdirSync(path.dirname(p.lock), { recursive: true });
-  const me = `${process.pid} ${procInfo(process.pid)?.startTime}`;
+const OWNERS = "/run/pve-fabric-lab";
+
+export interface OwnerRecord {
+  lab: string;
+  /** The repository root of the checkout that made the lab. */
+  checkout: string;
+  /** Its lab dir (the tmpfs mount and files). */
+  dir: string;
+  /** The `up` that made it. */
+  run: { pid: number; startTime: string; started: string };
+  /** Network namespaces that run made, in order. inode null: `ip netns add` was started, its end not seen. */
+  namespaces: { name: string; inode: number | null }[];
+  /** The hosts' PID 1s: their mount namespaces also hold processes that left the host's netns. */
+  hosts: { pid: number; startTime: string }[];
+}
+
+/** Refusal to touch a lab (or namespaces) that this checkout did not make; owner null = unknown. */
+export class LabOwnerError extends Error {
+  constructor(
+    readonly lab: string,
+    readonly owner: string | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const recordFile = (name: string) => path.join(OWNERS, `${name}.json`);
+
+export function ownerRecord(name: string): OwnerRecord | undefined {
+  return readJson<OwnerRecord>(recordFile(name));
+}
+
+function saveRecord(rec: OwnerRecord) {
+  fs.mkdirSync(OWNERS, { recursive: true, mode: 0o755 });
+  const tmp = `${recordFile(rec.lab)}.${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify(rec, null, 2) + "\n", { mode: 0o644 });
+  fs.renameSync(tmp, recordFile(rec.lab)); // a reader never sees half a record
+}
+
+/** The recorded namespaces that exist now and are still the ones the run made (same inode). */
+function existingOf(rec: OwnerRecord): string[] {
+  return rec.namespaces
+    .filter((n) => {
+      const ino = nsInode(`/run/netns/${n.name}`);
+      return ino !== undefined && (n.inode === null || n.inode === ino);
+    })
+    .map((n) => n.name);
+}
+
+/** Network namespaces named like lab `name`'s (lab names have no '-', so `<name>-…` is no other lab's). */
+function namespacesNamed(name: string): string[] {
+  try {
+    return fs.readdirSync("/run/netns").filter((n) => n.startsWith(`${name}-`));
+  } catch {
+    return [];
+  }
+}
+
+function isStale(rec: OwnerRecord): boolean {
+  return (
+    existingOf(rec).length === 0 &&
+    !rec.hosts.some((h) => alive(h.pid, h.startTime)) &&
+    mountsUnder(rec.dir).length === 0
+  );
+}
+
+/**
+ * A lab made before owner records existed: this checkout's if every host of its own state runs, with the
+ * recorded start time, in the namespace of that name (proof that this lab dir's run made them). Recorded then.
+ */
+function adoptUnrecorded(name: string, p: Paths): OwnerRecord | undefined {
+  const st = readJson<LabState>(p.state);
+  const hosts = st ? allHosts(st.plan).map((h) => ({ h, rt: st.hosts[h.netns] })) : [];
+  const proven =
+    hosts.length > 0 &&
+    hosts.every(
+      ({ h, rt }) =>
+        rt &&
+        alive(rt.pid, rt.startTime) &&
+        nsInode(`/proc/${rt.pid}/ns/net`) === nsInode(`/run/netns/${h.netns}`),
+    );
+  if (!st || !proven) return undefined;
+  const rec: OwnerRecord = {
+    lab: name,
+    checkout: REPO_ROOT,
+    dir: p.dir,
+    run: { pid: 0, startTime: "", started: "before owner records" },
+    namespaces: namespacesOf(st.plan).flatMap((n) => {
+      const inode = nsInode(`/run/netns/${n}`);
+      return inode === undefined ? [] : [{ name: n, inode }];
+    }),
+    hosts: hosts.map(({ rt }) => ({ pid: rt.pid, startTime: rt.startTime })),
+  };
+  saveRecord(rec);
+  return rec;
+}
+
+type Action = "up" | "down";
+const unable = (name: string, action: Action) =>
+  action === "up" ? `Unable to bring lab '${name}' up` : `Unable to take lab '${name}' down`;
+const untouched = (action: Action) =>
+  action === "up" ? "nothing was created or removed" : "nothing was removed";
+const list = (names: string[]) =>
+  names.length > 4 ? `${names.slice(0, 4).join(", ")}, … (${names.length})` : names.join(", ");
+
+function ownedElsewhere(name: string, rec: OwnerRecord, action: Action): LabOwnerError {
+  const running = rec.hosts.some((h) => alive(h.pid, h.startTime));
+  const what = running ? "is already running" : "has left remains (no host running)";
+  const gone = !fs.existsSync(path.join(rec.checkout, "lab/lab.ts"));
+  const fixes = [
+    ...(action === "up" ? ["give this lab another name (--name <other>, or LAB_NAME=<other>)"] : []),
+    gone
+      ? `${rec.checkout} no longer holds a checkout, so remove its lab from here: npm run lab -- down --name ${name} --force`
+      : `take that lab down in its checkout: cd ${rec.checkout} && npm run lab -- down --name ${name}` +
+        ` (if that checkout is gone: npm run lab -- down --name ${name} --force)`,
+  ];
+  const objects = existingOf(rec);
+  return new LabOwnerError(
+    name,
+    rec.checkout,
+    `${unable(name, action)}: a lab named '${name}' ${what} from ${rec.checkout}` +
+      ` (made ${rec.run.started}${rec.run.pid ? ` by pid ${rec.run.pid}` : ""}` +
+      `${objects.length ? `; namespaces ${list(objects)}` : ""}). It is not this checkout's (${REPO_ROOT}): ` +
+      `${untouched(action)}.\nFix: ${fixes.join("; or ")}`,
+  );
+}
+
+function ownerUnknown(name: string, namespaces: string[], action: Action): LabOwnerError {
+  return new LabOwnerError(
+    name,
+    null,
+    `${unable(name, action)}: network namespace${namespaces.length > 1 ? "s" : ""} ${list(namespaces)} ` +
+      `exist${namespaces.length > 1 ? "" : "s"} but no lab records them (owner unknown: made by hand, by another ` +
+      `program, or by a lab older than owner records): ${untouched(action)}.\nFix: give this lab another name ` +
+      `(--name <other>, or LAB_NAME=<other>); or, if they are remains you may remove: ` +
+      `npm run lab -- down --name ${name} --force`,
+  );
+}
+
+/**
+ * The record of lab `name` when this checkout made it (or made it before records existed); undefined when
+ * nothing is recorded. Another checkout's lab is refused (LabOwnerError) unless `force`; its record is
+ * dropped when nothing of it exists any more.
+ */
+function resolveOwner(
+  name: string,
+  p: Paths,
+  action: Action,
+  log: (l: string) => void,
+  force = false,
+): OwnerRecord | undefined {
+  const rec = ownerRecord(name) ?? adoptUnrecorded(name, p);
+  if (!rec || rec.checkout === REPO_ROOT || force) return rec;
+  if (!isStale(rec)) throw ownedElsewhere(name, rec, action);
+  log(`dropped the record of a lab '${name}' from ${rec.checkout}: nothing of it exists any more`);
+  fs.rmSync(recordFile(name), { force: true });
+  return undefined;
+}
+
+// One lab command per lab name at a time, machine-wide (every checkout takes the same lock).
+function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(OWNERS, { recursive: true, mode: 0o755 });
+  const lock = path.join(OWNERS, `${name}.lock`);
+  const me = `${process.pid} ${procInfo(process.pid)?.startTime} ${REPO_ROOT}`;
   for (let i = 0; ; i++) {
     try {
-      fs.writeFileSync(p.lock, me, { flag: "wx" });
+      fs.writeFileSync(lock, me, { flag: "wx" });
       break;
     } catch {
-      const [pid, start] = (fs.readFileSync(p.lock, "utf8").trim() || "0 x").split(" ");
+      const [pid, start, ...dir] = (fs.readFileSync(lock, "utf8").trim() || "0 x").split(" ");
       if (alive(Number(pid), start)) {
         throw new Error(
-          `lab: another lab command (pid ${pid}) is working on this lab (${p.lock}). Wait for it, or stop it.`,
+          `lab: another lab command (pid ${pid}, checkout ${dir.join(" ") || "unknown"}) is working on lab ` +
+            `'${name}' (${lock}). Wait for it, or stop it.`,
         );
       }
-      fs.rmSync(p.lock, { force: true }); // left by a killed run
-      if (i > 2) throw new Error(`lab: cannot take the lock ${p.lock}`);
+      fs.rmSync(lock, { force: true }); // left by a killed run
+      if (i > 2) throw new Error(`lab: cannot take the lock ${lock}`);
     }
   }
-  return fn().finally(() => fs.rmSync(p.lock, { force: true }));
+  return fn().finally(() => fs.rmSync(lock, { force: true }));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -218,29 +386,53 @@ export async function up(definition: unknown, opts: UpOptions = {}): Promise<Lab
   const p = pathsOf(def.name);
   const wantApi = opts.api ?? fs.existsSync(EMULATOR);
 
-  return withLock(p, async () => {
+  return withLock(def.name, async () => {
+    const own = resolveOwner(def.name, p, "up", log);
     const st = readJson<LabState>(p.state);
-    if (st && JSON.stringify(st.plan) === JSON.stringify(plan) && (!wantApi || apiStarted(st))) {
+    if (own && st && JSON.stringify(st.plan) === JSON.stringify(plan) && (!wantApi || apiStarted(st))) {
       const s = statusOf(def.name);
       if (s.state === "up") {
         log(`lab ${def.name} is already up`);
         return s;
       }
     }
-    const cleaned = await teardown(p);
+    // This checkout's own lab of that name (another topology, or the remains of a killed run) goes first.
+    const cleaned = await removeLab(def.name, p, own);
     if (cleaned.namespaces + cleaned.processes + cleaned.mounts > 0) {
       log(
         `cleaned up a previous lab '${def.name}': ${cleaned.namespaces} namespaces, ${cleaned.processes} processes, ` +
           `${cleaned.mounts} mounts`,
       );
     }
+    // Refuse before creating anything when a name this lab needs is taken.
+    const taken = namespacesOf(plan).filter((n) => nsInode(`/run/netns/${n}`) !== undefined);
+    if (taken.length) throw ownerUnknown(def.name, taken, "up");
+    const rec: OwnerRecord = {
+      lab: def.name,
+      checkout: REPO_ROOT,
+      dir: p.dir,
+      run: {
+        pid: process.pid,
+        startTime: procInfo(process.pid)!.startTime,
+        started: new Date().toISOString(),
+      },
+      namespaces: [],
+      hosts: [],
+    };
+    saveRecord(rec);
     try {
-      await build(plan, p, wantApi, log);
+      await build(plan, p, wantApi, log, rec);
     } catch (e) {
-      log(`lab up failed; removing what was built (logs were in ${p.run})`);
+      log(`lab up failed; removing what this run made (logs were in ${p.run})`);
       const detail = e instanceof Error ? e.message : String(e);
-      await teardown(p).catch(() => {});
-      throw new Error(`Unable to bring lab '${def.name}' up: ${detail}`);
+      let after: string;
+      try {
+        const r = await removeLab(def.name, p, rec);
+        after = `This run's ${r.namespaces} namespaces, ${r.processes} processes and ${r.mounts} mounts were removed, nothing else.`;
+      } catch (e2) {
+        after = `Removing what this run made failed too: ${e2 instanceof Error ? e2.message : String(e2)}. Fix: npm run lab -- down --name ${def.name}`;
+      }
+      throw new Error(`Unable to bring lab '${def.name}' up: ${detail}\n${after}`);
     }
     return statusOf(def.name);
   });
@@ -250,7 +442,7 @@ function apiStarted(st: LabState): boolean {
   return st.plan.sites.every((s) => st.api[s.name]);
 }
 
-async function build(plan: LabPlan, p: Paths, wantApi: boolean, log: (l: string) => void) {
+async function build(plan: LabPlan, p: Paths, wantApi: boolean, log: (l: string) => void, rec: OwnerRecord) {
   const t0 = Date.now();
   const step = (what: string) => log(`[${((Date.now() - t0) / 1000).toFixed(2)}s] ${what}`);
 
@@ -258,7 +450,6 @@ async function build(plan: LabPlan, p: Paths, wantApi: boolean, log: (l: string)
   fs.mkdirSync(p.run, { recursive: true, mode: 0o700 });
   runSync(["mount", "-t", "tmpfs", "-o", "mode=700,size=512m", `lab-${plan.name}`, p.run]);
   runSync(["mount", "--make-private", p.run]);
-  // Ownership record first, so a run killed from here on is cleaned up by `down`/`up`.
   writeFile(p.plan, JSON.stringify(plan, null, 2), 0o600);
 
   fs.mkdirSync(p.keys, { mode: 0o700 });
@@ -281,6 +472,7 @@ async function build(plan: LabPlan, p: Paths, wantApi: boolean, log: (l: string)
   fs.chmodSync(shim, 0o755);
   step("keys");
 
+  await createNamespaces(plan, rec);
   await buildNetworks(plan);
   step("namespaces and links");
 
@@ -298,6 +490,8 @@ async function build(plan: LabPlan, p: Paths, wantApi: boolean, log: (l: string)
   );
   step("hosts (sshd listening)");
 
+  rec.hosts = Object.values(runtime).map((h) => ({ pid: h.pid, startTime: h.startTime }));
+  saveRecord(rec);
   const state: LabState = { plan, hosts: runtime, api: {}, operatorPublicKey };
   for (const s of plan.sites) state.api[s.name] = null;
   writeFile(p.state, JSON.stringify(state, null, 2), 0o600);
@@ -309,9 +503,36 @@ async function build(plan: LabPlan, p: Paths, wantApi: boolean, log: (l: string)
   }
 }
 
+/**
+ * Makes the lab's network namespaces one by one, each recorded before it is made and confirmed (inode)
+ * after, so a failed or killed run removes exactly those it made. A name taken after up's check, while we
+ * hold the lab's lock, was taken by something that is not a lab: refused, and left alone.
+ */
+async function createNamespaces(plan: LabPlan, rec: OwnerRecord) {
+  for (const name of namespacesOf(plan)) {
+    const entry: OwnerRecord["namespaces"][number] = { name, inode: null };
+    rec.namespaces.push(entry);
+    saveRecord(rec);
+    const r = await run(["ip", "netns", "add", name], { allowFail: true });
+    const inode = nsInode(`/run/netns/${name}`);
+    if (r.code !== 0 || inode === undefined) {
+      rec.namespaces.pop();
+      saveRecord(rec);
+      if (inode !== undefined) {
+        throw new Error(
+          `network namespace ${name} was made by someone else (owner unknown) after up had checked that ` +
+            `the name was free; it was left alone. Fix: find what made it (ip netns pids ${name}), or use ` +
+            `another name (--name <other>, or LAB_NAME=<other>)`,
+        );
+      }
+      throw new LabCommandError(["ip", "netns", "add", name], r.code, r.stderr);
+    }
+    entry.inode = inode;
+    saveRecord(rec);
+  }
+}
+
 async function buildNetworks(plan: LabPlan) {
-  const ns = namespacesOf(plan);
-  await run(["ip", "-batch", "-"], { input: ns.map((n) => `netns add ${n}\n`).join("") });
   const batch = (netns: string, lines: string[]) =>
     run(["ip", "-n", netns, "-batch", "-"], { input: lines.join("\n") + "\n" });
 
@@ -580,10 +801,28 @@ export interface DownReport {
   mounts: number;
 }
 
-export function down(name: string): Promise<DownReport> {
+export interface DownOptions {
+  /**
+   * Also remove a lab another checkout made (one that was deleted, say) and network namespaces named like
+   * the lab that no lab records. Without it, `down` removes only what this checkout made.
+   */
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+export function down(name: string, opts: DownOptions = {}): Promise<DownReport> {
   parseDefinition({ name, sites: [{ name: "aa" }, { name: "bb" }] }); // validates the name only
   const p = pathsOf(name);
-  return withLock(p, () => teardown(p));
+  const log = opts.log ?? (() => {});
+  return withLock(name, async () => {
+    const rec = resolveOwner(name, p, "down", log, opts.force);
+    if (rec && rec.checkout !== REPO_ROOT) log(`--force: removing the lab '${name}' made by ${rec.checkout}`);
+    const strays = namespacesNamed(name).filter((n) => !rec || !existingOf(rec).includes(n));
+    if (strays.length && !opts.force && !rec) throw ownerUnknown(name, strays, "down");
+    if (strays.length && !opts.force)
+      log(`left ${list(strays)} alone: no lab records them (--force removes them)`);
+    return removeLab(name, p, rec, opts.force ? strays : []);
+  });
 }
 
 /** Mount points at or below dir, deepest first. */
@@ -597,21 +836,24 @@ function mountsUnder(dir: string): string[] {
 }
 
 /**
- * Removes everything a lab made, found from what exists (not from what a crashed run may have recorded):
- * the namespaces named in its plan file, every process inside them (by namespace, killed by pid), its
- * mounts and its files. Safe to run twice.
+ * Removes what `rec` records (its namespaces that are still the ones it made, every process in them or in
+ * its hosts' mount namespaces, by pid), the mounts and files of its lab dir and of this checkout's, then
+ * the record; `extra` namespaces only with `down --force`. Safe to run twice.
  */
-async function teardown(p: Paths): Promise<DownReport> {
-  const plan = readJson<LabPlan>(p.plan);
-  const state = readJson<LabState>(p.state);
-  const owned = plan ? namespacesOf(plan).filter((n) => fs.existsSync(`/run/netns/${n}`)) : [];
+async function removeLab(
+  name: string,
+  p: Paths,
+  rec: OwnerRecord | undefined,
+  extra: string[] = [],
+): Promise<DownReport> {
+  const owned = [...(rec ? existingOf(rec) : []), ...extra];
   const netInodes = new Set(
     owned.map((n) => nsInode(`/run/netns/${n}`)).filter((i): i is number => i !== undefined),
   );
   const mntInodes = new Set<number>();
-  for (const rt of Object.values(state?.hosts ?? {})) {
-    if (alive(rt.pid, rt.startTime)) {
-      const ino = nsInode(`/proc/${rt.pid}/ns/mnt`);
+  for (const h of rec?.hosts ?? []) {
+    if (alive(h.pid, h.startTime)) {
+      const ino = nsInode(`/proc/${h.pid}/ns/mnt`);
       if (ino !== undefined) mntInodes.add(ino);
     }
   }
@@ -648,18 +890,22 @@ async function teardown(p: Paths): Promise<DownReport> {
 
   if (owned.length)
     await run(["ip", "-batch", "-"], { input: owned.map((n) => `netns del ${n}\n`).join("") });
-  const mounts = mountsUnder(p.dir);
-  for (const m of mounts) {
-    const r = runSync(["umount", m], { allowFail: true });
-    if (r.code !== 0) runSync(["umount", "-l", m]);
+  let mounts = 0;
+  for (const dir of new Set([p.dir, ...(rec ? [rec.dir] : [])])) {
+    for (const m of mountsUnder(dir)) {
+      const r = runSync(["umount", m], { allowFail: true });
+      if (r.code !== 0) runSync(["umount", "-l", m]);
+      mounts++;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      fs.rmdirSync(path.dirname(dir)); // .lab/ itself, once no lab is left
+    } catch {
+      // other labs are still there
+    }
   }
-  fs.rmSync(p.dir, { recursive: true, force: true });
-  try {
-    fs.rmdirSync(path.dirname(p.dir)); // .lab/ itself, once no lab is left
-  } catch {
-    // other labs (or their locks) are still there
-  }
-  return { namespaces: owned.length, processes: killed.size, mounts: mounts.length };
+  if (rec) fs.rmSync(recordFile(name), { force: true });
+  return { namespaces: owned.length, processes: killed.size, mounts };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -736,13 +982,23 @@ export function statusOf(name: string): LabStatus {
 
 export class LabTargetError extends Error {}
 
+function notUp(name: string): LabTargetError {
+  const rec = ownerRecord(name);
+  return new LabTargetError(
+    rec && rec.checkout !== REPO_ROOT
+      ? `lab '${name}' is not up in this checkout; a lab of that name runs from ${rec.checkout}. ` +
+          `Fix: run the command there, or bring up your own under another name (--name <other>)`
+      : `lab '${name}' is not up. Fix: npm run lab -- up`,
+  );
+}
+
 /**
  * argv prefix that runs a command inside a lab target: "operator", "internet", "<site>" (its first
  * host), "<site>/<node>", or "<site>/vm".
  */
 export function enterArgs(name: string, target: string, wd = process.cwd()): string[] {
   const st = readJson<LabState>(pathsOf(name).state);
-  if (!st) throw new LabTargetError(`lab '${name}' is not up. Fix: npm run lab -- up`);
+  if (!st) throw notUp(name);
   const plan = st.plan;
   if (target === "operator") return ["nsenter", `--net=/run/netns/${plan.operator.netns}`, "--"];
   if (target === "internet") return ["nsenter", `--net=/run/netns/${plan.inet.netns}`, "--"];
@@ -772,7 +1028,7 @@ export function enterArgs(name: string, target: string, wd = process.cwd()): str
 /** argv of an OpenSSH client, run from the operator namespace, with the lab's key and pinned host keys. */
 export function sshArgs(name: string, target: string): string[] {
   const s = statusOf(name);
-  if (!s.operator) throw new LabTargetError(`lab '${name}' is not up. Fix: npm run lab -- up`);
+  if (!s.operator) throw notUp(name);
   const [siteName, hostName] = target.split("/");
   const site = s.sites.find((x) => x.name === siteName);
   const host = hostName ? site?.hosts.find((h) => h.name === hostName) : site?.hosts[0];

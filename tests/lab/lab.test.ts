@@ -321,11 +321,14 @@ describe("lab (real namespaces, sshd, FRR, wireguard-go; root)", function () {
       ],
       { cwd: REPO_ROOT, stdio: "ignore" },
     );
-    // Kill it once it has built namespaces and started hosts.
+    // Kill it once it has built namespaces and started hosts (a process runs in the last host's netns).
     const planFile = path.join(labDir(C), "run/plan.json");
+    const hostStarted = () => {
+      const ino = nsInode(`/run/netns/${C}-wro-wro1`);
+      return ino !== undefined && pidsInNamespaces(new Set([ino]), new Set()).length > 0;
+    };
     const end = Date.now() + 20_000;
-    while (!fs.existsSync(`/run/netns/${C}-wro-wro1`) && Date.now() < end)
-      await new Promise((r) => setTimeout(r, 10));
+    while (!hostStarted() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     assert.ok(fs.existsSync(planFile), "the killed run got far enough to create namespaces");
     cli.kill("SIGKILL");
     await new Promise((r) => cli.once("exit", r));
