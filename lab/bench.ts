@@ -8,7 +8,8 @@ import { down, enterArgs, up } from "./lab";
 async function main() {
   const runs = Number(process.argv[2] ?? 3);
   const nSites = Number(process.argv[3] ?? 2);
-  const name = `bench${process.pid % 10000}`;
+  // The full pid: unique among running processes (a pid modulo 10000 is not).
+  const name = `bench${process.pid.toString(36)}`;
   const sites = ["roz", "wro", "waw", "gda", "krk", "poz"].slice(0, nSites).map((s) => ({ name: s }));
   const ups: number[] = [];
   const downs: number[] = [];

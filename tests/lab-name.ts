@@ -14,3 +14,11 @@ export function checkoutLabName(prefix: string, checkout = CHECKOUT): string {
   const n = BigInt(`0x${createHash("sha256").update(checkout).digest("hex").slice(0, 16)}`);
   return prefix + n.toString(36).slice(0, room);
 }
+
+/**
+ * `prefix` + this process's pid + a hash of the checkout: no two running test processes share it (pids are
+ * unique while they run), and a killed run's leftovers block only the same checkout, which `up` cleans.
+ */
+export function runLabName(prefix: string, checkout = CHECKOUT): string {
+  return checkoutLabName(prefix + process.pid.toString(36), checkout);
+}

@@ -4,6 +4,7 @@
 // trap breaks and clearing it restores VM-to-VM traffic across sites.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import { runLabName } from "../lab-name";
 import { fabricByHand, SITES, vmIp, type HandFabric, type SiteName } from "./fabric-by-hand";
 
 const canRun = process.getuid?.() === 0 && fs.existsSync("/usr/sbin/nft");
@@ -15,7 +16,7 @@ const canRun = process.getuid?.() === 0 && fs.existsSync("/usr/sbin/nft");
   const ping = () => f.sh("roz/vm", `ping -c1 -W1 ${vmIp(2)}`).code === 0;
 
   before(async function () {
-    f = await fabricByHand({ lab: `fe${process.pid % 100000}` });
+    f = await fabricByHand({ lab: runLabName("fe") });
     const operator = f.status.operator!.address;
     for (const { name, k } of SITES) {
       const peer = `10.${3 - k}.0.0/24`;

@@ -9,8 +9,9 @@ import * as fs from "node:fs";
 import { down, enterArgs, up, type LabStatus } from "../../lab/lab";
 import { FirewallRealizer, reportOnNode, scriptRunner, shExec } from "../../lab/fw/realize";
 import { startHarness, type Harness } from "../emulator/helpers";
+import { runLabName } from "../lab-name";
 
-const LAB = `fw${process.pid % 100000}`;
+const LAB = runLabName("fw");
 const canRun = process.getuid?.() === 0 && fs.existsSync("/usr/sbin/nft");
 
 function sh(target: string, script: string) {

@@ -1,5 +1,5 @@
 // The lab for real (root, Debian packages from lab/install-deps.sh): namespaces, sshd, FRR, wireguard-go.
-// Lab names carry this process's pid so parallel test runs in one checkout never share a lab.
+// Lab names carry this process's pid and the checkout (tests/lab-name.ts): parallel runs never share a lab.
 import { strict as assert } from "node:assert";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -16,12 +16,12 @@ import {
 } from "../../lab/lab";
 import { namespacesOf, type LabPlan } from "../../lab/plan";
 import { alive, nsInode, pidsInNamespaces } from "../../lab/proc";
+import { runLabName } from "../lab-name";
 import type { ProbeResult } from "./ssh-probe";
 
-const tag = String(process.pid % 100000);
-const A = `ta${tag}`; // 2 sites, the seed's
-const B = `tb${tag}`; // 3 sites, one of them with two nodes, side by side with A
-const C = `tc${tag}`; // killed mid-up
+const A = runLabName("ta"); // 2 sites, the seed's
+const B = runLabName("tb"); // 3 sites, one of them with two nodes, side by side with A
+const C = runLabName("tc"); // killed mid-up
 
 function sh(lab: string, target: string, script: string) {
   const argv = [...enterArgs(lab, target), "/bin/sh", "-c", script];

@@ -3,9 +3,10 @@
 // on the vnet. One lab for the whole file; each trap is set, shown to break traffic, cleared, and shown to
 // work again, so the next test starts from a working fabric.
 import { strict as assert } from "node:assert";
+import { runLabName } from "../lab-name";
 import { fabricByHand, gatewayIp, vmIp, ZONE, type HandFabric } from "./fabric-by-hand";
 
-const LAB = `rz${process.pid % 100000}`;
+const LAB = runLabName("rz");
 
 describe("SDN realisation on lab hosts (two sites by hand)", function () {
   this.timeout(120_000);
