@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { checkStack, formatProblems, NAMESPACE, resolveSecret, type SecretRef } from "./fabric";
 import type { ConnectionArgs } from "./providers/host/resources";
-import type { Probe } from "./components/check-ops";
+import type { Probe } from "./providers/check/provider";
 import type { PeerFacts } from "./components/plan";
 import { parseSiteSettings, SITE_NAMESPACE } from "./components/settings";
 import { Site } from "./components/site";

@@ -1,9 +1,10 @@
-// The fabric check's logic (components/check.ts), exact: parsing what wg, sysctl, FRR and bridge print,
+// The fabric check's logic (components/check/), exact: parsing what wg, sysctl, FRR and bridge print,
 // verdicts per layer, and diagnoses that name the lowest broken layer and its likely cause.
 import assert from "node:assert/strict";
 import {
   evaluate,
   formatTable,
+  render,
   hostProbe,
   parseBgpDefaultNextHops,
   parseBgpPeers,
@@ -14,10 +15,15 @@ import {
   type CheckSpec,
   type FirewallView,
   type HostAnswers,
+  type VmAnswers,
 } from "../../components/check";
 
 const WRO_KEY = "wroKEYwroKEYwroKEYwroKEYwroKEYwroKEYwroKEY0=";
 const OTHER = "otherKEYotherKEYotherKEYotherKEYotherKEYoth=";
+
+/** One round from recorded answers to the published rows. */
+const run = (s: CheckSpec, hosts: HostAnswers[], vm: VmAnswers, firewall?: FirewallView) =>
+  evaluate(s, { hosts, vm, ...(firewall ? { firewall } : {}) }).map(render);
 
 function spec(over: Partial<CheckSpec> = {}): CheckSpec {
   return {
@@ -118,7 +124,7 @@ describe("fabric check", () => {
   });
 
   it("passes every layer of a healthy site", () => {
-    const rs = evaluate(spec(), [healthyHost()], healthyVm());
+    const rs = run(spec(), [healthyHost()], healthyVm());
     assert.deepEqual(statuses(rs), {
       "host pve1 net.ipv4.ip_forward": "pass",
       "host pve1 net.ipv4.conf.all.rp_filter": "pass",
@@ -137,7 +143,7 @@ describe("fabric check", () => {
   });
 
   it("fails an old handshake, and every layer above it is 'blocked by the underlay layer'", () => {
-    const rs = evaluate(
+    const rs = run(
       spec(),
       [healthyHost({ handshakes: ok(`${WRO_KEY}\t700\n`), bgp: ok("{}"), fdb: ok("") })],
       { sections: { "ping-wro": PING_LOST, outside: PING_OK, "mtu-fit": PING_LOST, "mtu-over": PING_LOST } },
@@ -161,7 +167,7 @@ describe("fabric check", () => {
 
   it("names the firewall layer and the left-out FORWARD rule when only the cross-site ping fails", () => {
     const s = spec({ firewall: { group: "fabric-crossite", omitted: ["fwd-in"], nftables: true } });
-    const rs = evaluate(s, [healthyHost()], {
+    const rs = run(s, [healthyHost()], {
       sections: { "ping-wro": PING_LOST, outside: PING_OK, "mtu-fit": PING_LOST, "mtu-over": PING_LOST },
     });
     const ping = rs.find((r) => r.id === "overlay sdntest->wro")!;
@@ -181,7 +187,7 @@ describe("fabric check", () => {
   });
 
   it("diagnoses rp_filter=2 as the host layer, whatever else passes", () => {
-    const rs = evaluate(
+    const rs = run(
       spec(),
       [healthyHost({ sysctl: ok("net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 2") })],
       healthyVm(),
@@ -197,7 +203,7 @@ describe("fabric check", () => {
       peers: [{ site: "wro", node: "pve-wro", tunnelAddress: "10.2.0.1", pending }],
       sdntest: { targets: [{ site: "wro", pending }], outside: "198.18.0.1" },
     });
-    const rs = evaluate(s, [healthyHost()], { sections: { outside: PING_OK } });
+    const rs = run(s, [healthyHost()], { sections: { outside: PING_OK } });
     assert.deepEqual(
       rs.filter((r) => r.status === "pending").map((r) => r.id),
       [
@@ -213,7 +219,7 @@ describe("fabric check", () => {
   });
 
   it("fails an unreachable host with the SSH error as the underlay diagnosis", () => {
-    const rs = evaluate(spec({ sdntest: undefined }), [{ node: "pve1", error: "connect ECONNREFUSED" }], {});
+    const rs = run(spec({ sdntest: undefined }), [{ node: "pve1", error: "connect ECONNREFUSED" }], {});
     assert.deepEqual(
       rs.map((r) => [r.id, r.status, r.detail]),
       [["underlay pve1", "fail", "host unreachable: connect ECONNREFUSED"]],
@@ -238,7 +244,7 @@ describe("fabric check: firewall read from PVE", () => {
   });
   const fwStatuses = (fw: FirewallView) =>
     statuses(
-      evaluate(spec({ sdntest: undefined }), [healthyHost()], {}, fw).filter((r) => r.layer === "firewall"),
+      run(spec({ sdntest: undefined }), [healthyHost()], {}, fw).filter((r) => r.layer === "firewall"),
     );
 
   it("passes FORWARD both ways through the referenced security group on the nftables backend", () => {
@@ -257,7 +263,7 @@ describe("fabric check: firewall read from PVE", () => {
       sdntest: undefined,
       firewall: { group: "fabric-crossite", omitted: ["fwd-in"], nftables: true },
     });
-    const rs = evaluate(
+    const rs = run(
       s,
       [healthyHost()],
       {},
@@ -290,7 +296,7 @@ describe("fabric check: router MAC (FRRouting/frr#16340)", () => {
 
   it("fails a router MAC zebra dropped while routes still use it, names the repair, and blocks the overlay", () => {
     // The state measured on a 3-site lab: the next hops list wro's VTEP, the router-MAC table does not.
-    const rs = evaluate(spec(), [healthyHost({ nexthops: ok(nexthops("10.2.0.1")), rmacs: ok(rmacs()) })], {
+    const rs = run(spec(), [healthyHost({ nexthops: ok(nexthops("10.2.0.1")), rmacs: ok(rmacs()) })], {
       sections: { "ping-wro": PING_LOST, outside: PING_OK, "mtu-fit": PING_LOST, "mtu-over": PING_LOST },
     });
     const r = rs.find((x) => x.id === "router-mac pve1->wro/pve-wro")!;
@@ -309,12 +315,12 @@ describe("fabric check: router MAC (FRRouting/frr#16340)", () => {
 
   it("fails a router MAC zebra holds but the zone VXLAN's FDB lacks; passes with no routes via the VTEP", () => {
     const noL3 = "00:00:00:00:00:00 dev vxlan_crossvnt dst 10.2.0.1 self permanent";
-    const rs = evaluate(spec({ sdntest: undefined }), [healthyHost({ fdb: ok(noL3) })], {});
+    const rs = run(spec({ sdntest: undefined }), [healthyHost({ fdb: ok(noL3) })], {});
     assert.equal(
       rs.find((x) => x.id === "router-mac pve1->wro/pve-wro")!.detail,
       `router MAC ${RMAC} of VTEP 10.2.0.1 is not in the FDB of vrfvx_crossite`,
     );
-    const none = evaluate(
+    const none = run(
       spec({ sdntest: undefined }),
       [healthyHost({ nexthops: ok(nexthops()), rmacs: ok(rmacs()) })],
       {},
@@ -329,7 +335,7 @@ describe("fabric check: router MAC (FRRouting/frr#16340)", () => {
       clusterRules: [{ type: "forward", action: "ACCEPT", enable: true }],
       groups: {},
     };
-    const rs = evaluate(
+    const rs = run(
       spec(),
       [healthyHost()],
       { sections: { "ping-wro": PING_LOST, outside: PING_OK, "mtu-fit": PING_LOST, "mtu-over": PING_LOST } },
@@ -383,7 +389,7 @@ describe("fabric check: egress of a non-exit node", () => {
       vteps: ok(VTEPS("10.1.0.2")),
       egress: ok(out),
     };
-    const rs = evaluate(twoNodes(), [{ ...healthyHost(both), node: "roz2" }], {});
+    const rs = run(twoNodes(), [{ ...healthyHost(both), node: "roz2" }], {});
     assert.deepEqual(
       rs.filter((r) => r.status === "fail").map((r) => r.id),
       rs.some((r) => r.id === "egress roz2" && r.status === "fail") ? ["egress roz2"] : [],
@@ -424,21 +430,19 @@ describe("fabric check: egress of a non-exit node", () => {
 
 describe("fabric check: VTEP address", () => {
   it("fails a node whose VXLAN devices took the uplink address, naming the apply that ran too early", () => {
-    const rs = evaluate(spec({ sdntest: undefined }), [healthyHost({ vteps: ok(VTEPS("198.18.1.11")) })], {});
+    const rs = run(spec({ sdntest: undefined }), [healthyHost({ vteps: ok(VTEPS("198.18.1.11")) })], {});
     const v = rs.find((r) => r.id === "vtep pve1")!;
     assert.deepEqual(
       [v.status, v.detail],
       ["fail", "vxlan_crossvnt=198.18.1.11, vrfvx_crossite=198.18.1.11: not the tunnel address 10.1.0.1"],
     );
     assert.match(v.diagnosis!, /`ip route get <first controller peer>`.*`pulumi up` re-applies/);
-    const ok1 = evaluate(spec({ sdntest: undefined }), [healthyHost()], {}).find(
-      (r) => r.id === "vtep pve1",
-    )!;
+    const ok1 = run(spec({ sdntest: undefined }), [healthyHost()], {}).find((r) => r.id === "vtep pve1")!;
     assert.equal(ok1.detail, "10.1.0.1 on vrfvx_crossite, vxlan_crossvnt");
     // While the tunnel cannot route to the first controller peer yet (bootstrap), the wrong VTEP is expected.
     const waiting = "the tunnel does not route to the first controller peer 10.1.0.1 yet";
     const hosts = [{ ...spec().hosts[0], vtepPending: waiting }];
-    const early = evaluate(
+    const early = run(
       spec({ sdntest: undefined, hosts }),
       [healthyHost({ vteps: ok(VTEPS("198.18.1.11")) })],
       {},
@@ -447,7 +451,7 @@ describe("fabric check: VTEP address", () => {
       [early.find((r) => r.id === "vtep pve1")!.status, early.find((r) => r.id === "vtep pve1")!.detail],
       ["pending", waiting],
     );
-    const none = evaluate(spec({ sdntest: undefined }), [healthyHost({ vteps: ok("") })], {});
+    const none = run(spec({ sdntest: undefined }), [healthyHost({ vteps: ok("") })], {});
     assert.match(
       none.find((r) => r.id === "vtep pve1")!.diagnosis!,
       /^vxlan: the SDN config is not realised/,
@@ -457,7 +461,7 @@ describe("fabric check: VTEP address", () => {
   it("names an SDN apply that ran before the tunnel address existed (VXLAN local = the uplink address)", () => {
     const wrong =
       "8: vxlan_crossvnt@if8: <BROADCAST> mtu 1370 \\    link/ether a6:18:11:2c:3e:a4 \\    vxlan id 100000 local 198.18.1.10 srcport 0 0 dstport 4789";
-    const rs = evaluate(spec({ sdntest: undefined }), [healthyHost({ fdb: ok(""), vteps: ok(wrong) })], {});
+    const rs = run(spec({ sdntest: undefined }), [healthyHost({ fdb: ok(""), vteps: ok(wrong) })], {});
     const v = rs.find((r) => r.id === "vxlan pve1->wro/pve-wro")!;
     assert.equal(
       v.detail,
