@@ -111,8 +111,8 @@ export function parseBgpDefaultNextHops(text: string): string[] {
 
 /**
  * `vtysh -c 'show version'` → the FRR version ("8.4.4", "10.3.1"); undefined when vtysh printed no version
- * line. vtysh answers this itself (lib/command.c show_version: "FRRouting <version> (<host>) on ..."), so it is
- * the installed FRR's version, also while the daemons are down.
+ * line (lib/command.c show_version: "FRRouting <version> (<host>) on ..."; vtysh exits without it when no FRR
+ * daemon runs, and then zebra has no routes whose router MAC could be lost either).
  */
 export function parseFrrVersion(text: string): string | undefined {
   return /^FRRouting (\d+\.\d+(?:\.\d+)?\S*)/m.exec(text)?.[1];
