@@ -238,6 +238,7 @@ describe("the program end to end (real engine, lab)", function () {
       fs.rmSync(saved, { force: true });
       fs.rmSync(edited, { force: true });
     }
+    // The refused up changed nothing anywhere: with wro's real outputs back, roz has nothing to do.
     const again = await up(p, "roz", ["--expect-no-changes"]);
     assert.equal(again.code, 0, again.diag);
   });
@@ -416,6 +417,7 @@ describe("the program end to end (real engine, lab)", function () {
     const fixed = await up(p, "roz");
     assert.equal(fixed.code, 0, fixed.diag);
     assert.equal(sh(LAB, "roz", "sysctl -n net.ipv4.conf.all.rp_filter"), "0");
+    // The refused up changed nothing anywhere: with wro's real outputs back, roz has nothing to do.
     const again = await up(p, "roz", ["--expect-no-changes"]);
     assert.equal(again.code, 0, again.diag);
   });
