@@ -8,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { checkStack, formatProblems, NAMESPACE, resolveSecret, type SecretRef } from "./fabric";
 import type { ConnectionArgs } from "./providers/host/resources";
-import type { Probe } from "./components/check-ops";
+import type { Probe } from "./providers/check/provider";
+import { readPeerFacts } from "./components/peer-facts";
 import type { PeerFacts } from "./components/plan";
 import { parseSiteSettings, SITE_NAMESPACE } from "./components/settings";
 import { Site } from "./components/site";
@@ -101,6 +102,8 @@ const refName = (s: string) =>
     "{site}",
     s,
   );
+// Every value is parsed (components/peer-facts.ts) before anything uses it: a malformed one fails the `up`
+// naming the site, the output and the rule, and never reaches a node, a file or the API.
 const factSites = Object.keys(derived.sites).filter((s) => s !== site || derived.sites[s].nodes.length > 1);
 const facts: pulumi.Output<Record<string, PeerFacts | undefined>> = pulumi
   .all(
@@ -108,10 +111,13 @@ const facts: pulumi.Output<Record<string, PeerFacts | undefined>> = pulumi
       const ref = new pulumi.StackReference(`site-${s}`, { name: refName(s) });
       return pulumi
         .all([ref.getOutput("wireguard"), ref.getOutput("sdntest")])
-        .apply(([wireguard, sdntest]) => [s, { wireguard, sdntest }] as const);
+        .apply(([wireguard, sdntest]) => {
+          const read = readPeerFacts(s, refName(s), site, { wireguard, sdntest });
+          return read.ok ? ([s, read.facts] as const) : fail(read.message);
+        });
     }),
   )
-  .apply((kv) => Object.fromEntries(kv) as Record<string, PeerFacts>);
+  .apply((kv) => Object.fromEntries(kv));
 
 const probe: Probe | undefined = settings.sdntest.probe
   ? "netns" in settings.sdntest.probe

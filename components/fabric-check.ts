@@ -1,15 +1,16 @@
-// FabricCheck: the seed's checklist as a resource (components/check.ts is the logic, check-ops.ts the
+// FabricCheck: the seed's checklist as a resource (components/check/ is the logic, providers/check/ the
 // provider). It depends on everything else of the site, so it runs after convergence; a failing layer fails
 // the update with the diagnosis. Connections are secret in state like every host resource's.
 import * as pulumi from "@pulumi/pulumi";
 import { hostProvider, type ConnectionArgs } from "../providers/host/resources";
-import type { CheckResult, CheckSpec, CheckSummary } from "./check";
-import type { CheckProps, Probe } from "./check-ops";
+import type { CheckProps, Probe } from "../providers/check/provider";
 import type { ApiArgs } from "../providers/pve/dynamic";
+import type { CheckResult, CheckSpec, CheckSummary } from "./check";
 
-// The provider methods load check-ops.ts at run time, in the same process-wide module cache as the host
-// resources, so the check shares their SSH pool (no extra handshakes).
-const provider = hostProvider("components/check-ops");
+// The provider methods load providers/check/provider.ts at run time, in the same process-wide module cache as
+// the host resources, so the check shares their SSH pool (no extra handshakes). The resource keeps its type
+// (pulumi-nodejs:dynamic:Resource) and name, so existing stacks update it in place.
+const provider = hostProvider("providers/check/provider");
 
 export interface FabricCheckArgs {
   spec: pulumi.Input<CheckSpec>;

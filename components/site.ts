@@ -6,7 +6,7 @@ import type { CheckedStack } from "../fabric";
 import type { ConnectionArgs } from "../providers/host/resources";
 import type { ApiArgs } from "../providers/pve/dynamic";
 import type { CheckResult, CheckSummary } from "./check";
-import type { Probe } from "./check-ops";
+import type { Probe } from "../providers/check/provider";
 import { FabricCheck } from "./fabric-check";
 import { Firewall } from "./firewall";
 import { HostPrep } from "./hostprep";

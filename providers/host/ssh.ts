@@ -241,11 +241,20 @@ export const pool = new SshPool();
 // --- probes: many reads in one command --------------------------------------------------------------
 
 const MARK = "@@pve-fabric-probe@@";
+/** Section names come back as one `\S+` word (parseProbe): the callers' keys, never free text. */
+const SECTION_NAME = /^[A-Za-z0-9_.-]+$/;
 
-/** One shell script that runs each read and frames its stdout and exit code. */
+/**
+ * One shell script that runs each read and frames its stdout and exit code. Each read is a command line its
+ * caller built (with quote.ts's `sh`); the framing quotes the section name like any other value.
+ */
 export function probeScript(sections: Record<string, string>): string {
   return Object.entries(sections)
-    .map(([name, cmd]) => `echo ${MARK} ${name}; ( ${cmd} ) 2>/dev/null; rc=$?; echo; echo ${MARK}rc $rc`)
+    .map(([name, cmd]) => {
+      if (!SECTION_NAME.test(name))
+        throw new Error(`probe section name ${JSON.stringify(name)} is not a word`);
+      return `${sh`echo ${MARK} ${name}`}; ( ${cmd} ) 2>/dev/null; rc=$?; echo; echo ${MARK}rc $rc`;
+    })
     .join("\n");
 }
 

@@ -18,7 +18,7 @@ import {
   upSite,
   type LabProgram,
 } from "../../lab/main";
-import type { CheckResult } from "../../components/check";
+import { frrRouterMacBug, parseFrrVersion, type CheckResult } from "../../components/check";
 import { checkoutLabName } from "../lab-name";
 
 const LAB = checkoutLabName("fab2");
@@ -194,6 +194,55 @@ describe("the program end to end (real engine, lab)", function () {
     }
   });
 
+  it("refuses a hostile value in another site's outputs before any shell runs; the up names site, output, rule", async () => {
+    // wro's published sdntest address as a compromised or hand-edited state would carry it.
+    // Short enough that the error shows the value whole (it cuts values at 80 characters).
+    const marker = `/tmp/pfx-${process.pid}`;
+    const hostile = `10.2.1.11; touch ${marker}`;
+    const vmNetns = p.status.sites.find((s) => s.name === "roz")!.vms[0].netns;
+    const exists = () => sh(LAB, "operator", `test -e '${marker}' && echo yes || echo no`) === "yes";
+    // Positive control: the text does run its second command when a shell gets it unquoted in roz's VM netns,
+    // where the check's probe runs, and the marker is seen from here.
+    sh(LAB, "operator", `ip netns exec ${vmNetns} sh -c 'ping -n -c 1 -W 1 ${hostile}; true'`);
+    assert.equal(exists(), true, "positive control: the marker appears");
+    sh(LAB, "operator", `rm -f '${marker}'`);
+
+    const exported = await pulumi(p, ["stack", "export", "-s", "wro"]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const saved = path.join(p.dir, "wro-export.json");
+    const edited = path.join(p.dir, "wro-hostile.json");
+    fs.writeFileSync(saved, exported.stdout);
+    const doc = JSON.parse(exported.stdout) as {
+      deployment: { resources: { type: string; outputs?: { sdntest?: { address: string } } }[] };
+    };
+    doc.deployment.resources.find((r) => r.type === "pulumi:pulumi:Stack")!.outputs!.sdntest!.address =
+      hostile;
+    fs.writeFileSync(edited, JSON.stringify(doc));
+    try {
+      assert.equal((await pulumi(p, ["stack", "import", "-s", "wro", "--file", edited])).code, 0);
+      const r = await up(p, "roz");
+      assert.notEqual(r.code, 0, "the up fails");
+      // The engine indents a message's lines in its diagnostics: compare line by line.
+      const lines = [
+        "Unable to read the published facts of site 'wro' on roz: 1 value in the outputs of stack " +
+          "organization/pve-fabric/wro breaks its rule, so nothing from that stack is used:",
+        `1. sdntest.address = ${JSON.stringify(hostile)}`,
+        "rule: must be an IPv4 address in dotted-quad form",
+      ];
+      const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      assert.match(r.all, new RegExp(lines.map(escape).join("\\n\\s*")), r.diag);
+      assert.doesNotMatch(r.all, /at readPeerFacts|peer-facts\.ts:\d+/, "no stack trace");
+      assert.equal(exists(), false, "no shell ran the hostile text");
+    } finally {
+      assert.equal((await pulumi(p, ["stack", "import", "-s", "wro", "--file", saved])).code, 0);
+      fs.rmSync(saved, { force: true });
+      fs.rmSync(edited, { force: true });
+    }
+    // The refused up changed nothing anywhere: with wro's real outputs back, roz has nothing to do.
+    const again = await up(p, "roz", ["--expect-no-changes"]);
+    assert.equal(again.code, 0, again.diag);
+  });
+
   it("lets another project attach a VM to roz's vnet from the stack outputs (examples/consumer, preview)", async () => {
     const dir = path.join(REPO_ROOT, "examples/consumer");
     const s = p.status.sites[0];
@@ -309,6 +358,10 @@ describe("the program end to end (real engine, lab)", function () {
     assert.match(broken.all, row);
     const repair = /Repair: `(vtysh -c 'clear bgp l2vpn evpn 10\.2\.0\.1')` on this node/.exec(broken.all);
     assert.ok(repair, broken.diag);
+    // The diagnosis names the FRR version on the node and that version's bug (read in the same probe round).
+    const version = parseFrrVersion(sh(LAB, "roz", "vtysh -c 'show version'"));
+    assert.ok(version, "the lab node's FRR prints its version");
+    assert.ok(broken.all.includes(`Why: ${frrRouterMacBug(version)}`), broken.diag);
     assert.match(broken.all, /overlay sdntest->wro +FAIL .*\n.*-> blocked by the vxlan layer/);
 
     // Undo the configuration by hand: zebra still lacks the router MAC, then the printed repair restores it.
@@ -364,6 +417,7 @@ describe("the program end to end (real engine, lab)", function () {
     const fixed = await up(p, "roz");
     assert.equal(fixed.code, 0, fixed.diag);
     assert.equal(sh(LAB, "roz", "sysctl -n net.ipv4.conf.all.rp_filter"), "0");
+    // The refused up changed nothing anywhere: with wro's real outputs back, roz has nothing to do.
     const again = await up(p, "roz", ["--expect-no-changes"]);
     assert.equal(again.code, 0, again.diag);
   });
