@@ -19,6 +19,7 @@ export function parseYamlText(
   text: string,
   file: string,
   kind: ConfigFileKind = "fabric",
+  options: { allowEmpty?: boolean } = {},
 ): { ok: true; value: Record<string, unknown> } | { ok: false; problems: Problem[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
@@ -53,6 +54,7 @@ export function parseYamlText(
     };
   }
   const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
+  if (empty && options.allowEmpty) return { ok: true, value: {} };
   if (empty) {
     return {
       ok: false,

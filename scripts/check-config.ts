@@ -3,8 +3,9 @@
 // encrypted; `{ secure: ... }` counts as present).
 //   npm run -s check-config -- --stack <site> [--dir <project dir>] [--syntax-only]
 // Exit 0: valid, prints the derived plan. Exit 1: prints every problem. Exit 2: usage or unreadable file.
-// --syntax-only reads both files as YAML and stops there (scripts/pulumi.sh runs it before the engine,
-// whose own message for a broken stack file names neither the file nor, always, the right line).
+// --syntax-only reads only the stack file, as the engine would, and stops there: scripts/pulumi.sh runs it
+// before the engine, whose own message for a broken stack file names neither the file nor, always, the right
+// line. An empty stack file passes (a new stack's file is empty until `pulumi config set` fills it).
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
@@ -53,8 +54,10 @@ function main(): number {
     readText(join(dir, stackFile), `create it with \`pulumi stack init ${stack}\``),
     stackFile,
     "stack",
+    { allowEmpty: syntaxOnly },
   );
   if (!stackDoc.ok) return fail(stackDoc.problems, stackFile, DEFAULT_FABRIC_FILE);
+  if (syntaxOnly) return 0;
   const cfg = stackConfigFromFile(stackDoc.value);
   const site = stackConfigFromFile(stackDoc.value, SITE_NAMESPACE);
   if (!cfg.ok) return fail(cfg.problems, stackFile, DEFAULT_FABRIC_FILE);
@@ -67,7 +70,6 @@ function main(): number {
     "fabric",
   );
   if (!fabricDoc.ok) return fail(fabricDoc.problems, stackFile, fabricFile);
-  if (syntaxOnly) return 0;
 
   // Both namespaces of the stack file and the fabric file: every problem in one run.
   const result = checkStack({ stack, fabric: fabricDoc.value, config: cfg.config });

@@ -99,11 +99,48 @@ describe("check-config command", function () {
           "     rule: key 'endpoint' appears twice in one mapping (first at line 3); YAML refuses duplicate keys, and one of the two values would be lost",
       );
       fs.writeFileSync(path.join(dir, "Pulumi.roz.yaml"), "config: {}\n");
-      const fabric = directCheck("--stack", "roz", "--dir", dir, "--syntax-only");
+      const fabric = directCheck("--stack", "roz", "--dir", dir);
       assert.equal(fabric.status, 1);
       assert.match(fabric.stderr, /^ {2}1\. fabric\.yaml\n {5}rule: the file is empty$/m);
+      // The check scripts/pulumi.sh runs before the engine: the stack file only, and a new (empty) one passes.
+      fs.writeFileSync(path.join(dir, "Pulumi.roz.yaml"), "");
+      assert.equal(directCheck("--stack", "roz", "--dir", dir, "--syntax-only").status, 0);
+      fs.writeFileSync(path.join(dir, "Pulumi.roz.yaml"), "config:\n  a: [1\n  b: 2\n");
+      const syntax = directCheck("--stack", "roz", "--dir", dir, "--syntax-only");
+      assert.equal(syntax.status, 1);
+      assert.match(syntax.stderr, /\(Pulumi\.roz\.yaml, line 3, column 3\)/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("`npm run pulumi -- … -s <site>` names a broken stack file's line before the engine reads it", () => {
+    const name = `zz${process.pid}`;
+    const file = join(ROOT, `Pulumi.${name}.yaml`);
+    const backend = fs.mkdtempSync(path.join(os.tmpdir(), "check-config-backend-"));
+    const run = () =>
+      spawnSync("bash", ["scripts/pulumi.sh", "config", "-s", name], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "x" },
+      });
+    try {
+      fs.writeFileSync(file, "config:\n  pve-fabric:api:\n    tls: [a\n  pve-fabric:nodes: {}\n");
+      const broken = run();
+      assert.equal(broken.status, 1);
+      assert.match(
+        broken.stderr,
+        /^ {2}1\. config\.pve-fabric:api\.tls\[0\] {3}\(Pulumi\.zz\d+\.yaml, line 4, column 3\)$/m,
+      );
+      assert.equal(broken.stdout, "", "the engine did not run");
+      // Positive control: a readable file goes on to the engine (which knows no such stack).
+      fs.writeFileSync(file, "");
+      const fine = run();
+      assert.notEqual(fine.status, 0);
+      assert.match(fine.stdout + fine.stderr, new RegExp(`no stack named '${name}' found`));
+    } finally {
+      fs.rmSync(file, { force: true });
+      fs.rmSync(backend, { recursive: true, force: true });
     }
   });
 
