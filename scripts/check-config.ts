@@ -8,15 +8,12 @@
 // line. An empty stack file passes (a new stack's file is empty until `pulumi config set` fills it).
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import {
-  checkStack,
-  formatPlan,
-  formatProblems,
-  parseYamlText,
-  stackConfigFromFile,
-  type Problem,
-} from "../fabric";
-import { parseSiteSettings, SITE_NAMESPACE } from "../components/settings";
+import { formatProblems, type Problem } from "../fabric/problems";
+import { parseYamlText } from "../fabric/yaml";
+// The model and the settings (zod and all) load only past --syntax-only, which runs before every
+// `npm run pulumi -- … -s <site>` and should cost little.
+type Model = typeof import("../fabric") & typeof import("../components/settings");
+const model = (): Model => ({ ...require("../fabric"), ...require("../components/settings") });
 
 const DEFAULT_FABRIC_FILE = "fabric.yaml";
 
@@ -58,6 +55,7 @@ function main(): number {
   );
   if (!stackDoc.ok) return fail(stackDoc.problems, stackFile, DEFAULT_FABRIC_FILE);
   if (syntaxOnly) return 0;
+  const { checkStack, formatPlan, parseSiteSettings, SITE_NAMESPACE, stackConfigFromFile } = model();
   const cfg = stackConfigFromFile(stackDoc.value);
   const site = stackConfigFromFile(stackDoc.value, SITE_NAMESPACE);
   if (!cfg.ok) return fail(cfg.problems, stackFile, DEFAULT_FABRIC_FILE);
