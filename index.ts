@@ -5,8 +5,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse as parseYaml } from "yaml";
-import { checkStack, formatProblems, NAMESPACE, resolveSecret, type SecretRef } from "./fabric";
+import {
+  checkStack,
+  formatProblems,
+  NAMESPACE,
+  parseYamlText,
+  resolveSecret,
+  type SecretRef,
+} from "./fabric";
 import type { ConnectionArgs } from "./providers/host/resources";
 import type { Probe } from "./providers/check/provider";
 import { readPeerFacts } from "./components/peer-facts";
@@ -49,8 +55,10 @@ if (!fs.existsSync(fabricFile))
   fail(
     `the fabric file ${fabricFile} does not exist; set ${NAMESPACE}:fabricFile or add fabric.yaml (ADR 002)`,
   );
+const fabricDoc = parseYamlText(fs.readFileSync(fabricFile, "utf8"), fabricFile, "fabric");
+if (!fabricDoc.ok) fail(formatProblems(fabricDoc.problems));
 const checked = checkStack(
-  { stack: site, fabric: parseYaml(fs.readFileSync(fabricFile, "utf8")), config: own.values },
+  { stack: site, fabric: fabricDoc.value, config: own.values },
   { decryptedKeys: own.secret },
 );
 if (!checked.ok) fail(formatProblems(checked.problems, { fabric: fabricFile, stack: `Pulumi.${site}.yaml` }));

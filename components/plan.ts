@@ -6,7 +6,7 @@
 // their sdntest address — read from their stacks, ADR 003) arrive as Outputs and only fill in values
 // (peers, check expectations), never the set of resources. So the plan is split the same way.
 import type { CheckedStack, DerivedNode, DerivedSite } from "../fabric";
-import { formatIPv4, parseCidr, parseIPv4 } from "../fabric/net";
+import { isIPv4, offset, parseCidr, parseIPv4 } from "../fabric/net";
 import { fabricRules } from "../providers/pve/fabric-rules";
 import type { KeyedRule } from "../providers/pve/fw-plan";
 import type { VmSpec } from "../providers/pve/ops/vm";
@@ -76,8 +76,6 @@ export interface SitePlan {
   mtu: { underlay: number; wireguard: number; overlay: number };
 }
 
-const IPV4_LITERAL = (s: string) => parseIPv4(s) !== undefined;
-
 /** `host:port` / `[v6]:port` → host. */
 export function endpointHost(endpoint: string): string {
   const m = /^\[(.+)\]:\d+$/.exec(endpoint) ?? /^(.+):\d+$/.exec(endpoint);
@@ -87,7 +85,7 @@ export function endpointHost(endpoint: string): string {
 /** The sdntest address default: gateway + 10 with the subnet's prefix (10.1.1.1 in /24 → 10.1.1.11/24). */
 export function defaultSdnTestAddress(cidr: string, gateway: string): string {
   const c = parseCidr(cidr)!;
-  return `${formatIPv4(parseIPv4(gateway)! + 10)}/${c.prefix}`;
+  return `${offset(parseIPv4(gateway)!, 10)!.toString()}/${c.prefix}`;
 }
 
 export function planSite(checked: CheckedStack, settings: SiteSettings): SitePlan {
@@ -168,7 +166,7 @@ function planFirewall(
   // PVE rule sources take addresses, not DNS names. When any peer site is reached by name (the seed's
   // DDNS site), the WireGuard port stays open to any source, as the seed had it: WireGuard answers nothing
   // to a packet without a known key, and a pinned address would break the tunnel when the DDNS name moves.
-  const peerEndpoints = endpoints.every(IPV4_LITERAL) ? endpoints : [];
+  const peerEndpoints = endpoints.every(isIPv4) ? endpoints : [];
   const peerTunnelAddresses = [
     ...me.nodes.slice(1).map((n) => n.tunnelAddress),
     ...peerNodes.map((n) => n.tunnelAddress),

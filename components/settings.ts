@@ -4,32 +4,55 @@
 // (fabric/schema.ts, strict) stays the interface it is. Pure: index.ts passes the raw values in.
 import { z } from "zod";
 import type { Problem } from "../fabric";
-import { parseCidr, parseIPv4 } from "../fabric/net";
+import { isIPv4, parseCidr } from "../fabric/net";
+import { fromZod } from "../fabric/problems";
+import { hostKeySchema, isHost, usableIn } from "../fabric/schema";
 
 export const SITE_NAMESPACE = "pve-fabric-site";
 
-const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, { error: "must be an IPv4 address" });
-const addressOrCidr = z.string().refine((s) => parseIPv4(s) !== undefined || parseCidr(s) !== undefined, {
-  error: "must be an IPv4 address or CIDR",
-});
+// `outside` is dialled from the sdntest through SNAT: it must be routable beyond the site (the lab's
+// "internet" is in 198.18.0.0/15, which the peer role allows).
+const outside = z
+  .string()
+  .refine(isIPv4, { error: "must be an IPv4 address" })
+  .superRefine(usableIn("peer", "1.1.1.1"));
+const addressOrCidr = z
+  .string()
+  .refine((s) => isIPv4(s) || parseCidr(s) !== undefined, { error: "must be an IPv4 address or CIDR" })
+  .superRefine(usableIn("local", "203.0.113.5"));
 
 /** How the fabric check runs commands inside the sdntest VM. */
-const ProbeSchema = z.union([
-  // The lab: the VM stand-in is a network namespace on the machine that runs `pulumi up`.
-  z.strictObject({ netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "must be a netns name" }) }),
-  // A real VM: SSH to its management NIC (eth1 on vmbr0), host key pinned.
-  z.strictObject({
-    ssh: z.strictObject({
-      host: z.string().min(1),
-      port: z.int().min(1).max(65535).default(22),
-      user: z.string().default("root"),
-      hostKey: z.string().min(1),
-      privateKeyEnv: z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be an environment variable name" }),
-    }),
-  }),
-]);
+// One of two ways, as one object (not a union) so that a bad field is reported at its own path.
+const ProbeSchema = z
+  .strictObject({
+    // The lab: the VM stand-in is a network namespace on the machine that runs `pulumi up`.
+    netns: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "must be a netns name" })
+      .optional(),
+    // A real VM: SSH to its management NIC (eth1 on vmbr0), host key pinned.
+    ssh: z
+      .strictObject({
+        host: z.string().refine(isHost, { error: "must be a DNS name or an IP address" }),
+        port: z.int().min(1).max(65535).default(22),
+        user: z.string().default("root"),
+        hostKey: hostKeySchema,
+        privateKeyEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be an environment variable name" }),
+      })
+      .optional(),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.netns === undefined) === (p.ssh === undefined))
+      ctx.addIssue({
+        code: "custom",
+        message: "give exactly one of netns (the lab's VM stand-in) or ssh (a real VM)",
+      });
+  })
+  .transform((p): { netns: string } | { ssh: NonNullable<typeof p.ssh> } =>
+    p.ssh ? { ssh: p.ssh } : { netns: p.netns as string },
+  );
 
 export const SiteSettingsSchema = z.strictObject({
   /** How another site's stack is named for a StackReference; {site} is replaced. Default <org>/<project>/{site}. */
@@ -65,7 +88,7 @@ export const SiteSettingsSchema = z.strictObject({
       /** After an update, failing checks are re-run until they pass or this many seconds are up. */
       settleSeconds: z.int().min(0).max(3600).default(60),
       /** An address outside the fabric the sdntest must reach through SNAT. */
-      outside: ipv4.optional(),
+      outside: outside.optional(),
     })
     .prefault({}),
   firewall: z
@@ -86,18 +109,11 @@ export function parseSiteSettings(
   if (r.success) return { ok: true, settings: r.data };
   return {
     ok: false,
-    problems: r.error.issues.map((i) => {
-      const path = `${SITE_NAMESPACE}:${i.path.map(String).join(".")}`;
-      const value = i.path.reduce<unknown>(
-        (o, k) => (o && typeof o === "object" ? (o as Record<PropertyKey, unknown>)[k] : undefined),
-        raw,
-      );
-      return {
-        path,
-        value,
-        rule: i.message,
-        fix: `set it with \`pulumi config set --path '${path}' <value>\` (keys: docs/guide.md)`,
-      };
-    }),
+    problems: fromZod(
+      r.error.issues,
+      `${SITE_NAMESPACE}:`,
+      raw,
+      (path) => `set it with \`pulumi config set --path '${path}' <value>\` (keys: docs/guide.md)`,
+    ),
   };
 }

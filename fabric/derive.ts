@@ -1,7 +1,7 @@
 // Values computed from a valid fabric: nobody types them twice (DESIGN §4). Pure; exact-output tests in
 // tests/unit/fabric-derive.test.ts.
 import { derivedOverlayMtu, WIREGUARD_OVERHEAD } from "./guardrails";
-import { cidrText, networkOf, parseCidr, formatIPv4 } from "./net";
+import { cidrOf, cidrText } from "./net";
 import type { FabricConfig } from "./schema";
 
 /** Written into the comment of every firewall object the program owns (DESIGN decision 5). */
@@ -79,24 +79,19 @@ function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function canonical(cidr: string): string {
-  const c = parseCidr(cidr)!;
-  return cidrText({ network: networkOf(c.address, c.prefix), prefix: c.prefix });
-}
-
 export function deriveFabric(f: FabricConfig): Derived {
   const siteNames = Object.keys(f.sites).sort();
   const wgMtu = f.mtu.underlay - WIREGUARD_OVERHEAD;
   const all = siteNames.flatMap((site) => f.sites[site].nodes.map((n) => ({ site, ...n })));
   const subnetsOf = (site: string): DerivedSubnet[] =>
     Object.entries(f.sites[site].subnets).map(([vnet, s]) => {
-      const c = parseCidr(s.cidr)!;
+      const c = cidrOf(s.cidr)!;
       return {
         vnet,
-        cidr: canonical(s.cidr),
+        cidr: cidrText(c),
         gateway: s.gateway,
         snat: s.snat,
-        pveId: `${f.zone.id}-${formatIPv4(networkOf(c.address, c.prefix))}-${c.prefix}`,
+        pveId: `${f.zone.id}-${c.network.toString()}-${c.prefix}`,
       };
     });
 

@@ -2,14 +2,15 @@
 // every violation it finds; nothing stops at the first.
 import {
   cidrContains,
+  cidrOf,
   cidrsOverlap,
   cidrText,
-  formatIPv4,
   hostCidr,
   lastAddress,
-  networkOf,
-  parseCidr,
+  offset,
   parseIPv4,
+  rangeText,
+  sameAddress,
   type Cidr,
 } from "./net";
 import type { Problem } from "./problems";
@@ -23,10 +24,9 @@ export function derivedOverlayMtu(underlay: number): number {
   return underlay - WIREGUARD_OVERHEAD - VXLAN_OVERHEAD;
 }
 
-const cidrOf = (text: string): Cidr => {
-  const c = parseCidr(text)!;
-  return { network: networkOf(c.address, c.prefix), prefix: c.prefix };
-};
+// The guardrails run on schema-valid documents: every address and CIDR below parses.
+const cidrAt = (text: string): Cidr => cidrOf(text)!;
+const addressAt = (text: string) => parseIPv4(text)!;
 
 interface Range {
   readonly cidr: Cidr;
@@ -159,14 +159,14 @@ export function checkSites(f: FabricConfig): Problem[] {
           fix: `use one of: ${Object.keys(f.vnets).join(", ")}, or define vnets.${vnet}`,
         });
       }
-      const c = cidrOf(sub.cidr);
-      const gw = parseIPv4(sub.gateway)!;
-      if (!cidrContains(c, gw) || gw === c.network || gw === lastAddress(c)) {
+      const c = cidrAt(sub.cidr);
+      const gw = addressAt(sub.gateway);
+      if (!cidrContains(c, gw) || sameAddress(gw, c.network) || sameAddress(gw, lastAddress(c))) {
         problems.push({
           path: `${at}.gateway`,
           value: sub.gateway,
           rule: `the gateway must be a host address inside its subnet ${cidrText(c)} (PVE: "<gw> is not in subnet <cidr>")`,
-          fix: `use an address inside ${cidrText(c)}, e.g. ${formatIPv4(c.network + 1)}`,
+          fix: `use an address inside ${cidrText(c)}, e.g. ${offset(c.network, 1)!.toString()}`,
         });
       }
       if (sub.snat && exits === 0) {
@@ -186,11 +186,11 @@ export function checkSites(f: FabricConfig): Problem[] {
 export function checkAddressing(f: FabricConfig): Problem[] {
   const problems: Problem[] = [];
   const subnets: Range[] = [];
-  const tunnels = new Map<number, string>();
+  const tunnels = new Map<string, string>();
   for (const [site, s] of sitesOf(f)) {
     for (const [vnet, sub] of Object.entries(s.subnets)) {
       const path = `sites.${site}.subnets.${vnet}.cidr`;
-      const c = cidrOf(sub.cidr);
+      const c = cidrAt(sub.cidr);
       const clash = subnets.find((r) => cidrsOverlap(r.cidr, c));
       if (clash) {
         problems.push({
@@ -206,8 +206,8 @@ export function checkAddressing(f: FabricConfig): Problem[] {
   for (const [site, s] of sitesOf(f)) {
     s.nodes.forEach((n, i) => {
       const path = `sites.${site}.nodes[${i}].tunnelAddress`;
-      const a = parseIPv4(n.tunnelAddress)!;
-      const other = tunnels.get(a);
+      const a = addressAt(n.tunnelAddress);
+      const other = tunnels.get(a.toString());
       if (other !== undefined) {
         problems.push({
           path,
@@ -215,7 +215,7 @@ export function checkAddressing(f: FabricConfig): Problem[] {
           rule: `tunnel address ${n.tunnelAddress} is already used by ${other}; each node's VTEP address must be unique`,
           fix: "give every node of every site its own tunnel address, e.g. 10.<site number>.0.<node number>",
         });
-      } else tunnels.set(a, path);
+      } else tunnels.set(a.toString(), path);
       const inSubnet = subnets.find((r) => cidrContains(r.cidr, a));
       if (inSubnet) {
         problems.push({
@@ -234,11 +234,11 @@ export function checkAddressing(f: FabricConfig): Problem[] {
 export function fabricRanges(f: FabricConfig): Range[] {
   return sitesOf(f).flatMap(([site, s]) => [
     ...Object.entries(s.subnets).map(([vnet, sub]) => ({
-      cidr: cidrOf(sub.cidr),
+      cidr: cidrAt(sub.cidr),
       path: `sites.${site}.subnets.${vnet}.cidr`,
     })),
     ...s.nodes.map((n, i) => ({
-      cidr: hostCidr(parseIPv4(n.tunnelAddress)!),
+      cidr: hostCidr(addressAt(n.tunnelAddress)),
       path: `sites.${site}.nodes[${i}].tunnelAddress`,
     })),
   ]);
@@ -252,7 +252,7 @@ export function fabricRanges(f: FabricConfig): Range[] {
 export function underlayRanges(f: FabricConfig, stack?: StackConfig): Range[] {
   const out: Range[] = [];
   for (const [site, s] of sitesOf(f)) {
-    s.underlay.forEach((u, i) => out.push({ cidr: cidrOf(u), path: `sites.${site}.underlay[${i}]` }));
+    s.underlay.forEach((u, i) => out.push({ cidr: cidrAt(u), path: `sites.${site}.underlay[${i}]` }));
     s.nodes.forEach((n, i) => {
       const a = parseIPv4(n.endpoint);
       if (a !== undefined) out.push({ cidr: hostCidr(a), path: `sites.${site}.nodes[${i}].endpoint` });
@@ -274,8 +274,8 @@ export function checkUnderlay(f: FabricConfig, stack?: StackConfig): Problem[] {
   return fabricRanges(f).flatMap((r) => {
     const clash = underlay.find((u) => cidrsOverlap(u.cidr, r.cidr));
     if (!clash) return [];
-    const text = r.cidr.prefix === 32 ? formatIPv4(r.cidr.network) : cidrText(r.cidr);
-    const under = clash.cidr.prefix === 32 ? formatIPv4(clash.cidr.network) : cidrText(clash.cidr);
+    const text = rangeText(r.cidr);
+    const under = rangeText(clash.cidr);
     return [
       {
         path: r.path,

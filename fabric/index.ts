@@ -1,6 +1,5 @@
 // The fabric model's entry points. Pure: callers read files (scripts/check-config.ts) or Pulumi config
 // (index.ts) and pass plain values in.
-import { parse as parseYaml } from "yaml";
 import { deriveFabric, type Derived } from "./derive";
 import {
   checkAddressing,
@@ -12,7 +11,7 @@ import {
   checkUnderlay,
   checkVnis,
 } from "./guardrails";
-import { parseIPv4 } from "./net";
+import { addressVerdict, cidrOf, hostCidr, parseIPv4 } from "./net";
 import { fromZod, NAMESPACE, type Problem } from "./problems";
 import { FabricSchema, SITE_NAME, StackSchema, type FabricConfig, type StackConfig } from "./schema";
 import { readSecret, type SecretRef } from "./secrets";
@@ -22,6 +21,7 @@ export { formatProblems, NAMESPACE, type Problem } from "./problems";
 export { resolveSecret, Secret, type SecretRef } from "./secrets";
 export type { FabricConfig, StackConfig } from "./schema";
 export { formatPlan } from "./plan";
+export { parseYamlText, type ConfigFileKind } from "./yaml";
 
 export type Result<T> = ({ ok: true } & T) | { ok: false; problems: Problem[] };
 
@@ -210,10 +210,27 @@ const ZERO_TLS_FINGERPRINT = Array(32).fill("00").join(":");
 // RFC 2606 / 6761 names: never a real host, so they mark a value still to be filled in.
 const RESERVED_HOST = /(^|\.)(example\.(com|net|org)|example|invalid|test)\.?$/i;
 
+/** What marks a host value as still to be filled in: an RFC 2606 name or an RFC 5737 address. */
+function placeholderHost(host: string): string | undefined {
+  if (RESERVED_HOST.test(host)) return `a reserved example name (${host})`;
+  const a = parseIPv4(host);
+  const v = a && addressVerdict(hostCidr(a), "peer");
+  return v?.use === "placeholder" ? `a documentation address in ${v.range.text}` : undefined;
+}
+
 function warningsFor(f: FabricConfig, site: string, s: StackConfig): string[] {
   const w: string[] = [];
-  const placeholder = (path: string, what: string) =>
-    w.push(`placeholder: ${path} is ${what}; replace it before \`pulumi up -s ${site}\``);
+  const placeholder = (path: string, what: string | undefined) => {
+    if (what) w.push(`placeholder: ${path} is ${what}; replace it before \`pulumi up -s ${site}\``);
+  };
+  const publicSpace = (path: string, text: string) => {
+    const a = parseIPv4(text);
+    if (addressVerdict(a ? hostCidr(a) : cidrOf(text)!, "overlay").use === "public")
+      w.push(
+        `public address space: ${path} (${text}) is public unicast space; the fabric routes it between its ` +
+          "sites instead of to the internet, so use it only if your organisation holds it (else take RFC 1918 space)",
+      );
+  };
   if (f.zone.exitnodesLocalRouting) {
     w.push(
       `accepted risk: zone.exitnodesLocalRouting is on ("${f.zone.exitnodesLocalRoutingReason}"); expect the conntrack trap of reference §2.7`,
@@ -221,9 +238,11 @@ function warningsFor(f: FabricConfig, site: string, s: StackConfig): string[] {
   }
   for (const [name, sf] of Object.entries(f.sites)) {
     sf.nodes.forEach((n, i) => {
-      if (RESERVED_HOST.test(n.endpoint))
-        placeholder(`sites.${name}.nodes[${i}].endpoint`, `a reserved example name (${n.endpoint})`);
+      placeholder(`sites.${name}.nodes[${i}].endpoint`, placeholderHost(n.endpoint));
+      publicSpace(`sites.${name}.nodes[${i}].tunnelAddress`, n.tunnelAddress);
     });
+    for (const [vnet, sub] of Object.entries(sf.subnets))
+      publicSpace(`sites.${name}.subnets.${vnet}.cidr`, sub.cidr);
     const exits = sf.nodes.filter((n) => n.exitNode).length;
     if (exits > 0 && exits < sf.nodes.length && Object.keys(f.sites).length > 1) {
       w.push(
@@ -231,17 +250,13 @@ function warningsFor(f: FabricConfig, site: string, s: StackConfig): string[] {
       );
     }
   }
-  const apiHost = new URL(s.api.endpoint).hostname;
-  if (RESERVED_HOST.test(apiHost))
-    placeholder(`${NAMESPACE}:api.endpoint`, `a reserved example name (${apiHost})`);
+  placeholder(`${NAMESPACE}:api.endpoint`, placeholderHost(new URL(s.api.endpoint).hostname));
   if (s.api.tls.fingerprint === ZERO_TLS_FINGERPRINT)
     placeholder(`${NAMESPACE}:api.tls.fingerprint`, "the all-zero fingerprint");
   for (const [name, n] of Object.entries(s.nodes)) {
     if (n.hostKey === ZERO_SSH_FINGERPRINT)
       placeholder(`${NAMESPACE}:nodes.${name}.hostKey`, "the all-zero fingerprint");
-    if (parseIPv4(n.address) === undefined && RESERVED_HOST.test(n.address)) {
-      placeholder(`${NAMESPACE}:nodes.${name}.address`, `a reserved example name (${n.address})`);
-    }
+    placeholder(`${NAMESPACE}:nodes.${name}.address`, placeholderHost(n.address));
   }
   return w;
 }
@@ -250,7 +265,10 @@ function warningsFor(f: FabricConfig, site: string, s: StackConfig): string[] {
  * Splits a parsed `Pulumi.<stack>.yaml` into this project's config values (namespace stripped). Other
  * namespaces belong to other packages and are left alone.
  */
-export function stackConfigFromFile(doc: unknown): Result<{ config: Record<string, unknown> }> {
+export function stackConfigFromFile(
+  doc: unknown,
+  namespace: string = NAMESPACE,
+): Result<{ config: Record<string, unknown> }> {
   const cfg = isObject(doc) ? doc.config : undefined;
   if (cfg !== undefined && cfg !== null && !isObject(cfg)) {
     return {
@@ -267,26 +285,7 @@ export function stackConfigFromFile(doc: unknown): Result<{ config: Record<strin
   }
   const config: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(cfg ?? {})) {
-    if (k.startsWith(`${NAMESPACE}:`)) config[k.slice(NAMESPACE.length + 1)] = v;
+    if (k.startsWith(`${namespace}:`)) config[k.slice(namespace.length + 1)] = v;
   }
   return { ok: true, config };
-}
-
-/** YAML text to a plain value; a syntax error becomes a problem naming the file and line. */
-export function parseYamlText(text: string, file: string): Result<{ value: unknown }> {
-  try {
-    return { ok: true, value: parseYaml(text) };
-  } catch (e) {
-    return {
-      ok: false,
-      problems: [
-        {
-          path: file,
-          value: undefined,
-          rule: `is not valid YAML: ${(e as Error).message.split("\n")[0]}`,
-          fix: "fix the syntax at the position given",
-        },
-      ],
-    };
-  }
 }

@@ -8,11 +8,21 @@ export interface Problem {
   readonly value: unknown;
   readonly rule: string;
   readonly fix: string;
+  /** Set for problems of the file itself (YAML syntax, empty): it names the file, not a stack key. */
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
 }
 
 export const NAMESPACE = "pve-fabric";
+/** The value of a known secret field. */
 export const REDACTED = "[redacted]";
+/** The value of a key the checker does not know: it may be a secret pasted in the wrong place. */
+export const HIDDEN = "[hidden]";
 const SECRET_KEYS = new Set(["tokenSecret", "privateKey"]);
+// Values that look like secrets are never printed, whatever key they sit under: a private key (PEM or
+// OpenSSH) and a PVE API token secret (a UUID).
+const SECRET_SHAPES = [/PRIVATE KEY/, /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i];
 
 export function joinPath(prefix: string, segments: readonly PropertyKey[]): string {
   let out = prefix;
@@ -90,20 +100,42 @@ export function exampleFor(prefix: string, segments: readonly PropertyKey[]): st
 
 function describeValue(v: unknown): string {
   if (v === undefined) return "(missing)";
+  if (v === REDACTED || v === HIDDEN) return v;
   const s = JSON.stringify(v);
+  if (SECRET_SHAPES.some((re) => re.test(s))) return `${HIDDEN} (it looks like a secret)`;
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
-/** Maps zod issues to problems. `prefix` is "" for the fabric file and "pve-fabric:" for a stack file. */
-export function fromZod(issues: readonly core.$ZodIssue[], prefix: string, root: unknown): Problem[] {
+/** Where an unknown key's fix sends a secret, per document (the key prefix). */
+function unknownKeyFix(prefix: string): string {
+  const docs = prefix === `${NAMESPACE}-site:` ? "docs/guide.md" : "fabric/README.md";
+  const spelling = `remove it or correct its spelling (${docs} lists every key)`;
+  if (prefix === "")
+    return (
+      `${spelling}. The fabric file holds no secrets: if this is one, delete it here, rotate it, and set it ` +
+      "in Pulumi.<site>.yaml with `pulumi config set --secret --path ...`"
+    );
+  return `${spelling}. If it is a secret, store it under its own key with \`pulumi config set --secret --path ...\``;
+}
+
+/**
+ * Maps zod issues to problems. `prefix` is "" for the fabric file and "pve-fabric:" (or another namespace
+ * of the stack file) for stack config; `fallbackFix` gives the fix of a key without an example.
+ */
+export function fromZod(
+  issues: readonly core.$ZodIssue[],
+  prefix: string,
+  root: unknown,
+  fallbackFix: (path: string) => string = () => "see fabric/README.md for this key",
+): Problem[] {
   return issues.flatMap((issue): Problem[] => {
     const segs = issue.path;
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((k) => ({
         path: joinPath(prefix, [...segs, k]),
-        value: isSecretPath([...segs, k]) ? REDACTED : lookup(root, [...segs, k]),
-        rule: `unknown key '${k}'`,
-        fix: "remove it or correct its spelling (fabric/README.md lists every key)",
+        value: HIDDEN,
+        rule: `unknown key '${k}' (its value is not shown: it may be a secret typed in the wrong place)`,
+        fix: unknownKeyFix(prefix),
       }));
     }
     // A record-key problem is about the key itself: show the key, not the object under it.
@@ -116,12 +148,15 @@ export function fromZod(issues: readonly core.$ZodIssue[], prefix: string, root:
           ? "is required"
           : issue.message.replace(/^Invalid input: /, "");
     const example = exampleFor(prefix, segs);
+    // A custom rule may carry its own fix (schema.ts `usableIn`, `hostKeySchema`).
+    const own = issue.code === "custom" ? (issue.params?.fix as string | undefined) : undefined;
+    const path = joinPath(prefix, segs);
     return [
       {
-        path: joinPath(prefix, segs),
+        path,
         value: isSecretPath(segs) ? REDACTED : value,
         rule,
-        fix: example ? `set it like this: ${example}` : "see fabric/README.md for this key",
+        fix: own ?? (example ? `set it like this: ${example}` : fallbackFix(path)),
       },
     ];
   });
@@ -142,14 +177,17 @@ export function formatProblems(
   files?: { fabric?: string; stack?: string },
 ): string {
   const where = (p: Problem) =>
-    p.path.startsWith(`${NAMESPACE}:`)
+    p.path.startsWith(`${NAMESPACE}:`) || p.path.startsWith(`${NAMESPACE}-site:`)
       ? (files?.stack ?? "stack config")
       : (files?.fabric ?? "fabric config");
   const lines = [
     `${problems.length} problem${problems.length === 1 ? "" : "s"} in the fabric configuration:`,
   ];
   problems.forEach((p, i) => {
-    lines.push(`  ${i + 1}. ${p.path} = ${describeValue(p.value)}   (${where(p)})`);
+    if (p.file !== undefined) {
+      const at = p.line === undefined ? "" : `, line ${p.line}, column ${p.column ?? 1}`;
+      lines.push(`  ${i + 1}. ${p.path === p.file ? `${p.file}${at}` : `${p.path}   (${p.file}${at})`}`);
+    } else lines.push(`  ${i + 1}. ${p.path} = ${describeValue(p.value)}   (${where(p)})`);
     lines.push(`     rule: ${p.rule}`);
     lines.push(`     fix:  ${p.fix}`);
   });

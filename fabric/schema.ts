@@ -2,7 +2,18 @@
 // MTU, local routing) live in guardrails.ts; secrets are checked in secrets.ts, never by zod, so that no
 // zod message can ever echo a secret value.
 import { z } from "zod";
-import { parseCidr, parseIPv4, networkOf, formatIPv4 } from "./net";
+import { parseHostKey } from "./hostkey";
+import {
+  addressVerdict,
+  cidrOf,
+  cidrText,
+  hostCidr,
+  isIPv4,
+  parseCidr,
+  parseIPv4,
+  sameAddress,
+  type AddressRole,
+} from "./net";
 
 // PVE identifier rules (reference/pve-api.md §2.2): zone and vnet ids end up in Linux interface names
 // (`vrfvx_<zone>`, `xvrfp_<zone>`, the vnet bridge) and must fit in 15 characters.
@@ -17,44 +28,79 @@ export const NODE_NAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const HOST_LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const IFNAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,14}$/;
 const TOKEN_ID = /^[^\s@!]+@[^\s@!]+![a-zA-Z][a-zA-Z0-9._-]*$/;
-const SSH_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const TLS_FINGERPRINT = /^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/;
 const VNET_ALIAS = /^[()\-_.\w\s]{0,256}$/;
 const VNI_MAX = 16777215;
 
 /** A DNS name or an IP literal (IPv4, or IPv6 without brackets). */
 export function isHost(text: string): boolean {
-  if (parseIPv4(text) !== undefined) return true;
+  if (isIPv4(text)) return true;
   if (text.includes(":")) return z.ipv6().safeParse(text).success;
   const labels = text.replace(/\.$/, "").split(".");
   // An all-numeric last label is a mistyped IPv4 address, never a DNS name.
   return text.length <= 253 && labels.every((l) => HOST_LABEL.test(l)) && !/^[0-9]+$/.test(labels.at(-1)!);
 }
 
-const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, {
-  error: "must be an IPv4 address in dotted-quad form",
-});
+const ipv4 = z.string().refine(isIPv4, { error: "must be an IPv4 address in dotted-quad form" });
 const host = z.string().refine(isHost, { error: "must be a DNS name or an IP address" });
 const port = z.int().min(1).max(65535);
 const vni = z.int().min(1).max(VNI_MAX);
+
+// Why each role refuses special-purpose ranges (net.ts decides which), and the fix, per role.
+const ROLE_RULE: Record<AddressRole, { rule: string; fix: string }> = {
+  overlay: {
+    rule:
+      "tunnel addresses, overlay subnets and gateways must be unicast space the fabric may route between " +
+      "sites: RFC 1918 (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16), 100.64.0.0/10, or public space you hold",
+    fix: "take it from 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10",
+  },
+  peer: {
+    rule: "a WireGuard endpoint is the address the other sites send their packets to, so it must be a unicast address they can route to",
+    fix: "use the node's public (or inter-site) address, or a DNS name",
+  },
+  local: {
+    rule: "it must name one host or network (a unicast range)",
+    fix: "use the address the hosts really have",
+  },
+};
+
+/** A zod refinement refusing addresses (or CIDRs) in special-purpose ranges not usable in `role`. */
+export function usableIn(role: AddressRole, example: string) {
+  return (text: string, ctx: z.RefinementCtx) => {
+    const a = parseIPv4(text);
+    const c = a ? hostCidr(a) : cidrOf(text);
+    if (!c) return; // a DNS name, or the format rule reports it
+    const v = addressVerdict(c, role);
+    if (v.use !== "refused") return;
+    const { rule, fix } = ROLE_RULE[role];
+    ctx.addIssue({
+      code: "custom",
+      message: `${a ? "is in" : "overlaps"} ${v.range.text}, a special-purpose range: ${rule}`,
+      params: { fix: `${fix}, e.g. ${example}` },
+    });
+  };
+}
+
 const anyCidr = z.string().superRefine((s, ctx) => {
   const c = parseCidr(s);
   if (!c) ctx.addIssue({ code: "custom", message: "must be an IPv4 CIDR like 192.168.0.0/16" });
-  else if (networkOf(c.address, c.prefix) !== c.address)
+  else if (!sameAddress(c.network, c.address))
     ctx.addIssue({
       code: "custom",
-      message: `has host bits set: the network is ${formatIPv4(networkOf(c.address, c.prefix))}/${c.prefix}`,
+      message: `has host bits set: the network is ${cidrText(c)}`,
     });
 });
 // PVE accepts IPv4 subnet prefixes 8..32 (pve-api.md §2.7); /31 and /32 leave no room for a gateway and a VM.
-const subnetCidr = anyCidr.superRefine((s, ctx) => {
-  const c = parseCidr(s);
-  if (c && (c.prefix < 8 || c.prefix > 30))
-    ctx.addIssue({
-      code: "custom",
-      message: "prefix must be between /8 and /30 (PVE allows /8../32; a VM subnet needs room)",
-    });
-});
+const subnetCidr = anyCidr
+  .superRefine((s, ctx) => {
+    const c = parseCidr(s);
+    if (c && (c.prefix < 8 || c.prefix > 30))
+      ctx.addIssue({
+        code: "custom",
+        message: "prefix must be between /8 and /30 (PVE allows /8../32; a VM subnet needs room)",
+      });
+  })
+  .superRefine(usableIn("overlay", "10.1.1.0/24"));
 
 const sdnId = (what: string) =>
   z.string().regex(SDN_ID, {
@@ -65,20 +111,20 @@ export const NodeSchema = z.strictObject({
   name: z
     .string()
     .regex(NODE_NAME, { error: "must be the PVE node name (a host name: letters, digits, '-')" }),
-  tunnelAddress: ipv4,
-  endpoint: host,
+  tunnelAddress: ipv4.superRefine(usableIn("overlay", "10.1.0.1")),
+  endpoint: host.superRefine(usableIn("peer", "roz.example.net")),
   port: port.optional(),
   exitNode: z.boolean().default(false),
 });
 
 export const SubnetSchema = z.strictObject({
   cidr: subnetCidr,
-  gateway: ipv4,
+  gateway: ipv4.superRefine(usableIn("overlay", "10.1.1.1")),
   snat: z.boolean().default(false),
 });
 
 export const SiteSchema = z.strictObject({
-  underlay: z.array(anyCidr).default([]),
+  underlay: z.array(anyCidr.superRefine(usableIn("local", "192.168.0.0/16"))).default([]),
   nodes: z.array(NodeSchema).min(1, { error: "a site needs at least one node" }),
   subnets: z.record(z.string(), SubnetSchema).refine((r) => Object.keys(r).length > 0, {
     error: "a site needs at least one subnet (keyed by vnet id)",
@@ -144,17 +190,30 @@ export const FabricSchema = z.strictObject({
   ),
 });
 
+/** A pinned SSH host key, the fingerprint or the public-key line; parses to the `SHA256:` fingerprint. */
+export const hostKeySchema = z.string().transform((text, ctx) => {
+  const k = parseHostKey(text);
+  if (k.ok) return k.fingerprint;
+  ctx.addIssue({
+    code: "custom",
+    message: `${k.reason}`,
+    params: {
+      fix:
+        "paste the host's public key line (`cat /etc/ssh/ssh_host_ed25519_key.pub` on its console) or its " +
+        "fingerprint (`ssh-keyscan -t ed25519 <host> | ssh-keygen -lf -`, the SHA256:... part)",
+    },
+  });
+  return z.NEVER;
+});
+
 export const SshSchema = z.strictObject({
-  address: host,
+  address: host.superRefine(usableIn("local", "192.168.3.2")),
   port: port.default(22),
   user: z
     .string()
     .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: "must be a Unix user name" })
     .default("root"),
-  hostKey: z.string().regex(SSH_FINGERPRINT, {
-    error:
-      "must be the host key's SHA256 fingerprint as `ssh-keygen -lf` prints it (SHA256:<43 base64 chars>)",
-  }),
+  hostKey: hostKeySchema,
   // Validated in secrets.ts (shape, plain text, presence).
   privateKey: z.unknown().optional(),
   agent: z.boolean().default(false),
@@ -165,7 +224,8 @@ export const StackSchema = z.strictObject({
   api: z.strictObject({
     endpoint: z
       .url({ protocol: /^https$/, error: "must be an https:// URL (pveproxy serves HTTPS only, port 8006)" })
-      .refine((u) => isHost(new URL(u).hostname.replace(/^\[|\]$/g, "")), { error: "must name a host" }),
+      .refine((u) => isHost(new URL(u).hostname.replace(/^\[|\]$/g, "")), { error: "must name a host" })
+      .superRefine((u, ctx) => usableIn("local", "https://192.168.3.2:8006")(new URL(u).hostname, ctx)),
     tokenId: z.string().regex(TOKEN_ID, { error: "must be an API token id: user@realm!tokenname" }),
     tokenSecret: z.unknown().optional(),
     tls: z

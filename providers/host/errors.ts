@@ -91,7 +91,5 @@ export class HostInputError extends HostError {}
 /** The user-facing shape (STYLE §4): "Unable to <action> <kind> '<id>' on <host>: <cause>". */
 export function unable(action: string, kind: string, id: string, host: string, cause: unknown): Error {
   const text = cause instanceof Error ? cause.message : String(cause);
-  const e = new Error(`Unable to ${action} ${kind} '${id}' on ${host}: ${text}`);
-  (e as Error & { cause?: unknown }).cause = cause;
-  return e;
+  return new Error(`Unable to ${action} ${kind} '${id}' on ${host}: ${text}`, { cause });
 }

@@ -5,6 +5,7 @@
 //
 // Runs in the provider process only, loaded through providers/runtime.ts (see resources.ts).
 import type { z } from "zod";
+import { reported } from "../engine-errors";
 import { HostError, unable } from "./errors";
 import { pool, probe, targetId, type ExecOptions, type SshTarget } from "./ssh";
 
@@ -128,7 +129,8 @@ export function providerOf<Spec, Live, Prev>(k: HostKind<Spec, Live, Prev>) {
     previous,
   });
 
-  return {
+  // Failures reach the engine through engine-errors.ts: the message once, no stack trace.
+  return reported({
     async check(_olds: Props, news: Props) {
       const r = full().safeParse(news);
       const failures = r.success
@@ -231,5 +233,5 @@ export function providerOf<Spec, Live, Prev>(k: HostKind<Spec, Live, Prev>) {
         fail("delete", props, e);
       }
     },
-  };
+  });
 }

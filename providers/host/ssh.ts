@@ -3,7 +3,6 @@
 //
 // Provider methods reach this module through loadRuntime("providers/host/ssh"), so every resource of a
 // provider process shares the one `pool` below (tests/bench/host-bench.ts counts the handshakes).
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type { NodeSSH } from "node-ssh";
 import {
@@ -15,6 +14,7 @@ import {
   SshLostError,
 } from "./errors";
 import { sh } from "./quote";
+import { fingerprintOfBlob, parseHostKey } from "../../fabric/hostkey";
 
 export interface SshTarget {
   host: string;
@@ -55,24 +55,18 @@ export interface HostStats {
   writes: number;
 }
 
-/** "SHA256:<base64, unpadded>" of a raw SSH public key blob, as `ssh-keygen -l` prints it. */
-export function fingerprintOfBlob(blob: Buffer): string {
-  return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
-}
+export { fingerprintOfBlob };
 
-/** The fingerprint a pinned hostKey stands for; a clear error for anything that is not a key. */
+/** The fingerprint a pinned hostKey stands for (fabric/hostkey.ts); a clear error for anything else. */
 export function pinnedFingerprint(hostKey: string): string {
-  const k = hostKey.trim();
-  if (/^SHA256:[A-Za-z0-9+/]{43}$/.test(k)) return k;
-  const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,2})(\s.*)?$/.exec(k);
-  if (!m) {
-    throw new HostInputError(
-      `hostKey '${k.slice(0, 40)}' is neither an OpenSSH public key line nor a SHA256 fingerprint. ` +
-        `Fix: copy /etc/ssh/ssh_host_ed25519_key.pub from the host's console, or its 'ssh-keygen -lf' fingerprint.`,
-      "(config)",
-    );
-  }
-  return fingerprintOfBlob(Buffer.from(m[2], "base64"));
+  const k = parseHostKey(hostKey);
+  if (k.ok) return k.fingerprint;
+  const shown = /PRIVATE KEY/.test(hostKey) ? "[hidden]" : hostKey.trim().slice(0, 40);
+  throw new HostInputError(
+    `hostKey '${shown}' is not a host key: ${k.reason}. ` +
+      `Fix: copy /etc/ssh/ssh_host_ed25519_key.pub from the host's console, or its 'ssh-keygen -lf' fingerprint.`,
+    "(config)",
+  );
 }
 
 export function targetId(t: SshTarget): string {

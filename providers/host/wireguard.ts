@@ -6,6 +6,7 @@
 import { renderWgConfig, wgConfigPath, wgKeyPath, type WgInterface, type WgPeer } from "../render/wireguard";
 import { providerOf, type HostKind, type HostSession } from "./lifecycle";
 import { sh } from "./quote";
+import { cidrContains, cidrOf } from "../../fabric/net";
 
 export interface WgSpec extends WgInterface {
   keyGeneration?: number; // bump to rotate the key pair
@@ -92,16 +93,12 @@ export function acceptableEndpoints(want: string, resolved: Record<string, strin
   return ips.length > 0 ? ips.map((ip) => `${ip}:${port}`) : undefined;
 }
 
-const v4 = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-
 /** Whether prefix `outer` contains prefix `inner` (IPv4; IPv6 only when equal). */
 export function covers(outer: string, inner: string): boolean {
   if (outer === inner) return true;
-  const [oa, ol] = outer.split("/");
-  const [ia, il] = inner.split("/");
-  if (oa.includes(":") || ia.includes(":") || Number(ol) > Number(il)) return false;
-  const size = 2 ** (32 - Number(ol)); // addresses per outer prefix
-  return Math.floor(v4(oa) / size) === Math.floor(v4(ia) / size);
+  const o = cidrOf(outer);
+  const i = cidrOf(inner);
+  return !!o && !!i && o.prefix <= i.prefix && cidrContains(o, i.network);
 }
 
 /**

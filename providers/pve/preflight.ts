@@ -6,6 +6,7 @@
 // decides; if none does, the `management` ipset (whose members PVE always lets in to 22/8006) decides.
 // Conservative on purpose: rules bound to an interface or a destination, and references we cannot resolve
 // (SDN ipsets, unknown aliases), never count as accepting; the implicit `local_network` is not credited.
+import { cidrContains, cidrOf, compareIPv4, hostCidr, parseIPv4 } from "../../fabric/net";
 import type { LiveRule, RuleSpec } from "./api/cluster/firewall/rules";
 
 export interface PreflightInput {
@@ -35,26 +36,17 @@ const MACRO_PORTS: Record<string, { proto: string; ports: number[] }> = {
 };
 const SERVICES: Record<string, number> = { ssh: 22 };
 
-function v4(a: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
-  if (!m) return undefined;
-  return m.slice(1).reduce((n, o) => n * 256 + Number(o), 0);
-}
-
-/** Does the address/CIDR/range `entry` contain IP `addr`? (IPv4 arithmetic; IPv6 by exact text.) */
+/** Does the address/CIDR/range `entry` contain IP `addr`? (IPv4 via fabric/net.ts; IPv6 by exact text.) */
 export function contains(entry: string, addr: string): boolean {
+  const x = parseIPv4(addr);
   if (entry.includes("-")) {
-    const [a, b] = entry.split("-").map(v4);
-    const x = v4(addr);
-    return a !== undefined && b !== undefined && x !== undefined && x >= a && x <= b;
+    const [a, b] = entry.split("-").map(parseIPv4);
+    return !!a && !!b && !!x && compareIPv4(a, x) <= 0 && compareIPv4(x, b) <= 0;
   }
-  const [net, lenS] = entry.split("/");
-  const x = v4(addr);
-  const n = v4(net);
-  if (x === undefined || n === undefined) return entry.toLowerCase() === addr.toLowerCase();
-  const len = lenS === undefined ? 32 : Number(lenS);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return (x & mask) >>> 0 === (n & mask) >>> 0;
+  const single = parseIPv4(entry);
+  const c = single ? hostCidr(single) : cidrOf(entry);
+  if (x === undefined || c === undefined) return entry.toLowerCase() === addr.toLowerCase();
+  return cidrContains(c, x);
 }
 
 /** Does a rule's source field match `addr`? undefined = cannot tell (treated as no match). */

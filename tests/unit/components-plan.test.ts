@@ -226,7 +226,7 @@ describe("site plan", () => {
     assert.deepEqual(
       r.problems.map((p) => [p.path, p.value, p.rule]),
       [
-        ["pve-fabric-site:operatorSources.0", "not-an-ip", "must be an IPv4 address or CIDR"],
+        ["pve-fabric-site:operatorSources[0]", "not-an-ip", "must be an IPv4 address or CIDR"],
         ["pve-fabric-site:sdntest.vmid", 5, "Too small: expected number to be >=100"],
       ],
     );

@@ -1,33 +1,9 @@
 // Every guardrail of the fabric model refuses a bad config with a problem at the exact field path, and
 // every problem is reported at once. Positive controls: the seed and a 3-site fabric pass.
 import assert from "node:assert/strict";
-import { checkStack, formatProblems, validateFabric, type Problem } from "../../fabric";
+import { checkStack, formatProblems, validateFabric } from "../../fabric";
 import { HOST_KEY, rozStack, seedFabric, threeSiteFabric } from "./fixtures/fabric";
-
-function problemsOf(raw: unknown): Problem[] {
-  const r = validateFabric(raw);
-  assert.equal(r.ok, false, "expected the fabric to be refused");
-  return r.ok ? [] : r.problems;
-}
-
-function stackProblems(fabric: unknown, config: Record<string, unknown>, stack = "roz"): Problem[] {
-  const r = checkStack({ stack, fabric, config });
-  assert.equal(r.ok, false, "expected the stack to be refused");
-  return r.ok ? [] : r.problems;
-}
-
-/** Asserts exactly one problem, at `path`, and that the printed message names the path and the value. */
-function only(problems: Problem[], path: string): Problem {
-  assert.deepEqual(
-    problems.map((p) => p.path),
-    [path],
-  );
-  const text = formatProblems(problems);
-  assert.match(text, new RegExp(`1\\. ${path.replace(/[.[\]]/g, "\\$&")} = `));
-  assert.match(text, /rule: \S/);
-  assert.match(text, /fix: {2}\S/);
-  return problems[0];
-}
+import { only, problemsOf, stackProblems } from "./fixtures/problems";
 
 describe("fabric guardrails", () => {
   it("accepts the seed fabric and a 3-site fabric (positive controls)", () => {
@@ -49,7 +25,10 @@ describe("fabric guardrails", () => {
     assert.deepEqual(Object.keys(r.access.nodes), ["lon1", "lon2"]);
     assert.deepEqual(r.access.nodes.lon2.auth, { kind: "key", key: { kind: "encrypted" } });
     assert.deepEqual(r.warnings, [
+      "placeholder: sites.roz.nodes[0].endpoint is a documentation address in 203.0.113.0/24 (documentation TEST-NET-3, RFC 5737); replace it before `pulumi up -s lon`",
       "placeholder: sites.wro.nodes[0].endpoint is a reserved example name (wro.dyn.example.org); replace it before `pulumi up -s lon`",
+      "placeholder: sites.lon.nodes[0].endpoint is a documentation address in 198.51.100.0/24 (documentation TEST-NET-2, RFC 5737); replace it before `pulumi up -s lon`",
+      "placeholder: sites.lon.nodes[1].endpoint is a documentation address in 198.51.100.0/24 (documentation TEST-NET-2, RFC 5737); replace it before `pulumi up -s lon`",
       "site lon: non-exit nodes pick a default route among every site's exit nodes by BGP tie-break and may leave through another site un-NATed (reference §2.7 mechanism 4); the fabric check's egress <node> row fails on it",
     ]);
   });
@@ -172,9 +151,10 @@ describe("fabric guardrails", () => {
 
   it("refuses a subnet that covers a node's WireGuard endpoint", () => {
     const f = seedFabric();
-    f.sites.wro.subnets.crossvnt = { cidr: "203.0.113.0/24", gateway: "203.0.113.1", snat: true };
+    f.sites.roz.nodes[0].endpoint = "100.64.7.10";
+    f.sites.wro.subnets.crossvnt = { cidr: "100.64.7.0/24", gateway: "100.64.7.1", snat: true };
     const p = only(problemsOf(f), "sites.wro.subnets.crossvnt.cidr");
-    assert.match(p.rule, /^overlaps the underlay 203\.0\.113\.10 \(sites\.roz\.nodes\[0\]\.endpoint\)/);
+    assert.match(p.rule, /^overlaps the underlay 100\.64\.7\.10 \(sites\.roz\.nodes\[0\]\.endpoint\)/);
   });
 
   it("refuses a subnet that covers this stack's SSH address", () => {
@@ -234,7 +214,10 @@ describe("fabric guardrails", () => {
     const f = seedFabric();
     f.zone.vrfVxLan = 1;
     const p = only(problemsOf(f), "zone.vrfVxLan");
-    assert.equal(p.rule, "unknown key 'vrfVxLan'");
+    assert.equal(
+      p.rule,
+      "unknown key 'vrfVxLan' (its value is not shown: it may be a secret typed in the wrong place)",
+    );
   });
 
   it("refuses a stack whose nodes differ from the site's nodes", () => {

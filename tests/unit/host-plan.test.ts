@@ -39,7 +39,7 @@ describe("host: pure planning and parsing", () => {
     assert.equal(pinnedFingerprint(fp), fp);
     assert.throws(
       () => pinnedFingerprint("not a key"),
-      /hostKey 'not a key' is neither an OpenSSH public key line nor a SHA256 fingerprint/,
+      /hostKey 'not a key' is not a host key: is neither a SHA256 fingerprint nor an OpenSSH public key line/,
     );
   });
 

@@ -88,7 +88,7 @@ export function wrapError(e: unknown, action: string, what: string, id: string, 
     const C = e.constructor as new (m: string, s: number, f: Record<string, string>) => PveError;
     return new C(msg, e.status, e.fieldErrors);
   }
-  return new Error(msg);
+  return new Error(msg, { cause: e });
 }
 
 export function zodFailures(error: z.ZodError, inputs: unknown): CheckFailure[] {

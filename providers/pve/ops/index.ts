@@ -1,4 +1,5 @@
 // Kind name → lifecycle methods. The one module dynamic.ts loads in the provider process.
+import { reported } from "../../engine-errors";
 import { lifecycle, type Lifecycle } from "./common";
 import { applyLifecycle } from "./apply";
 import { optionsLifecycle, rulesLifecycle } from "./firewall";
@@ -24,7 +25,7 @@ export function methods(kind: string): Lifecycle {
     const f = table[kind];
     if (!f)
       throw new Error(`pve-fabric: no PVE resource kind '${kind}' (known: ${Object.keys(table).join(", ")})`);
-    m = wireSafe(f());
+    m = reported(wireSafe(f()));
     made.set(kind, m);
   }
   return m;

@@ -3,6 +3,7 @@
 // (so an edit made in PVE shows as drift even before anyone applies it), and `livePendingState` reports
 // whether the object still waits for an apply (new/changed) — the SdnApply resource acts on that.
 import { z } from "zod";
+import { cidrContains, cidrOf, cidrText, isIPv4, parseIPv4 } from "../../../fabric/net";
 import { updateParams } from "../encode";
 import {
   controllerFromApi,
@@ -33,7 +34,7 @@ const shortId = (what: string) =>
     )
     .max(8, `${what} ids are at most 8 characters (Linux interface names: vrfvx_<zone> must fit 15)`);
 const nodeName = z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, "node names are DNS labels");
-const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, "expected an IPv4 address like 10.0.0.1");
+const ipv4 = z.string().refine(isIPv4, "expected an IPv4 address like 10.0.0.1");
 const ip = z.union([ipv4, z.string().regex(/^[0-9a-fA-F:]+:[0-9a-fA-F:]*$/, "expected an IP address")]);
 
 async function readPending(
@@ -176,28 +177,23 @@ export const vnetKind: Kind<VnetSpec> = {
 };
 
 // ---- subnet ------------------------------------------------------------------------------------------------
-function ipv4ToInt(a: string): number {
-  return a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-}
-
 /** Problems of an IPv4 CIDR + gateway: canonical network address, gateway inside (§2.7). */
 export function subnetProblems(cidr: string, gateway?: string): CheckFailure[] {
   const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr);
-  if (!m) return [];
+  if (!m || !isIPv4(m[1])) return [];
   const len = Number(m[2]);
   const out: CheckFailure[] = [];
   if (len < 8 || len > 32)
     out.push({ property: "cidr", reason: `cidr = '${cidr}': PVE accepts IPv4 prefixes /8 to /32` });
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  const net = (ipv4ToInt(m[1]) & mask) >>> 0;
-  if (net !== ipv4ToInt(m[1])) {
-    const canon = [24, 16, 8, 0].map((s) => (net >>> s) & 255).join(".");
+  const c = cidrOf(`${m[1]}/${Math.min(len, 32)}`)!;
+  if (c.network.toString() !== m[1]) {
     out.push({
       property: "cidr",
-      reason: `cidr = '${cidr}' has host bits set: PVE stores the id from the address as given; use '${canon}/${len}'`,
+      reason: `cidr = '${cidr}' has host bits set: PVE stores the id from the address as given; use '${cidrText(c)}'`,
     });
   }
-  if (gateway && /^\d/.test(gateway) && len < 32 && (ipv4ToInt(gateway) & mask) >>> 0 !== net)
+  const gw = gateway ? parseIPv4(gateway) : undefined;
+  if (gw && len < 32 && !cidrContains(c, gw))
     out.push({
       property: "gateway",
       reason: `gateway = '${gateway}' is not inside ${cidr}: pick an address of the subnet`,

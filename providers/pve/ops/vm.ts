@@ -3,6 +3,7 @@
 // qmcreate task. The VM is disposable: any change (or drift) recreates it with the same vmid, which needs
 // only create/stop/destroy (reference §4) and never leaves a half-edited guest.
 import { z } from "zod";
+import { cidrContains, cidrOf, isIPv4, parseIPv4 } from "../../../fabric/net";
 import { parsePropertyString, propertyString, type ApiParams } from "../encode";
 import type { PveClient } from "../client";
 import type { CheckFailure, Kind } from "./common";
@@ -27,10 +28,6 @@ export interface VmSpec {
   ciuser?: string;
   /** OpenSSH public keys, one per line. */
   sshKeys?: string;
-}
-
-function v4(a: string): number {
-  return a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 }
 
 export function vmToApi(s: VmSpec): ApiParams {
@@ -84,7 +81,7 @@ export function vmFromApi(node: string, vmid: number, cfg: Record<string, unknow
 
 const cidr4 = z
   .string()
-  .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "expected an IPv4 address with prefix, e.g. 10.1.1.10/24");
+  .refine((a) => cidrOf(a) !== undefined, "expected an IPv4 address with prefix, e.g. 10.1.1.10/24");
 
 export const vmKind: Kind<VmSpec> = {
   what: "test VM",
@@ -95,7 +92,7 @@ export const vmKind: Kind<VmSpec> = {
       name: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, "VM names are DNS names"),
       vnet: z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{1,7}$/, "vnet ids are 2-8 letters/digits"),
       address: cidr4,
-      gateway: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, "expected an IPv4 address"),
+      gateway: z.string().refine(isIPv4, "expected an IPv4 address"),
       mgmtBridge: z.string().default("vmbr0"),
       mgmtAddress: z.union([z.literal("dhcp"), cidr4]).default("dhcp"),
       memory: z.number().int().min(64).default(512),
@@ -106,9 +103,9 @@ export const vmKind: Kind<VmSpec> = {
       sshKeys: z.string().optional(),
     }) as unknown as z.ZodType<VmSpec>,
   problems(s): CheckFailure[] {
-    const [ip, len] = s.address.split("/");
-    const mask = Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0;
-    if ((v4(ip) & mask) >>> 0 !== (v4(s.gateway) & mask) >>> 0)
+    const c = cidrOf(s.address);
+    const gw = parseIPv4(s.gateway);
+    if (c && gw && !cidrContains(c, gw))
       return [
         {
           property: "gateway",
