@@ -138,7 +138,11 @@ describe("other sites' stack outputs", () => {
       ["wireguard.nodes.pve-wro.publicKey", undefined, "is required"],
     ]);
     assert.deepEqual(problems(withNode({ listenPort: 51820 })), [
-      ["wireguard.nodes.pve-wro.listenPort", 51820, "unknown key 'listenPort'"],
+      [
+        "wireguard.nodes.pve-wro.listenPort",
+        "[hidden]",
+        "unknown key 'listenPort' (its value is not shown: it may be a secret typed in the wrong place)",
+      ],
     ]);
     assert.deepEqual(problems(published({ wireguard: { nodes: {}, knownPeers: [ROZ_KEY, "x y"] } })), [
       ["wireguard.knownPeers[1]", "x y", KEY_RULE],
